@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs everything guestmeta needs on a Debian 12 machine, idempotently:
+# system packages through apt-get, then a virtual environment in .venv made by uv
+# from the hash-pinned lock. Sourced by scripts/run.sh and scripts/test.sh.
+#   GUESTMETA_LOCK=requirements.lock | requirements-dev.lock (default: requirements.lock)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+lock=${GUESTMETA_LOCK:-requirements.lock}
+
+# System packages: PostgreSQL is the shared store and the tests start their own cluster.
+apt_packages=(postgresql)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# uv, from the Python package index by name.
+if ! command -v uv >/dev/null 2>&1; then
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
+    fi
+    python3 -m pip install --quiet uv 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages uv
+    hash -r
+fi
+command -v uv >/dev/null 2>&1 || export PATH="$HOME/.local/bin:$PATH"
+
+# The project's environment: never let uv fetch an interpreter, use the machine's python3.
+export UV_PYTHON_DOWNLOADS=never
+cd "$root"
+[ -x .venv/bin/python ] || uv venv --quiet --python python3 .venv
+uv pip sync --quiet --python .venv/bin/python "$lock"
+uv pip install --quiet --python .venv/bin/python --no-deps -e .

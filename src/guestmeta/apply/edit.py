@@ -1,0 +1,82 @@
+"""Single edits by command (delete, port attach/detach), checked like an apply."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from guestmeta.apply.plan import ApplyError, Plan, diff
+from guestmeta.model import KINDS, Port, Topology
+
+KIND_ALIASES = {kind[:-1]: kind for kind in KINDS} | {"floatingip": "floatingips"}
+
+
+def kind_name(kind: str) -> str:
+    """``network`` or ``networks`` -> ``networks``; raises ApplyError for anything else."""
+    found = KIND_ALIASES.get(kind, kind)
+    if found not in KINDS:
+        raise ApplyError([f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})"])
+    return found
+
+
+def find(topology: Topology, kind: str, ref: str) -> str:
+    """The id of the item ``ref`` names: its id, its name, or (servers) its domain name."""
+    items = topology.collection(kind)
+    if ref in items:
+        return ref
+    matches = [
+        ident
+        for ident, item in items.items()
+        if ref in (getattr(item, "name", None), getattr(item, "domain_name", None))
+        or (kind == "floatingips" and getattr(item, "floating_ip_address", None) == ref)
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    singular = kind[:-1]
+    if matches:
+        raise ApplyError([f"{singular} {ref!r} is ambiguous: {len(matches)} match; use the id"])
+    raise ApplyError([f"no {singular} {ref!r}"])
+
+
+def _checked(current: Topology, new: Topology, doing: str) -> Plan:
+    problems = new.problems()
+    if problems:
+        raise ApplyError([f"cannot {doing}: {p}" for p in problems])
+    return Plan(new, diff(current, new))
+
+
+def plan_delete(current: Topology, kind: str, ref: str) -> Plan:
+    kind = kind_name(kind)
+    ident = find(current, kind, ref)
+    new = current.copy()
+    del new.collection(kind)[ident]
+    return _checked(current, new, f"delete {kind[:-1]} {ident}")
+
+
+def _next_seq(topology: Topology) -> int:
+    return max((p.seq for p in topology.ports.values()), default=0) + 1
+
+
+def plan_attach(current: Topology, port_ref: str, server_ref: str) -> Plan:
+    port_id = find(current, "ports", port_ref)
+    server_id = find(current, "servers", server_ref)
+    port: Port = current.ports[port_id]
+    if port.device_id == server_id:
+        return Plan(current, [])
+    if port.device_id in current.servers:
+        raise ApplyError([f"port {port_id} is already attached to server {port.device_id}"])
+    new = current.copy()
+    owner = port.device_owner if port.device_owner.startswith("compute:") else "compute:nova"
+    new.ports[port_id] = replace(
+        port, device_id=server_id, device_owner=owner, seq=_next_seq(current)
+    )
+    return _checked(current, new, f"attach port {port_id}")
+
+
+def plan_detach(current: Topology, port_ref: str) -> Plan:
+    port_id = find(current, "ports", port_ref)
+    port = current.ports[port_id]
+    if port.device_id not in current.servers:
+        raise ApplyError([f"port {port_id} is not attached to a server"])
+    new = current.copy()
+    new.ports[port_id] = replace(port, device_id="", device_owner="")
+    return _checked(current, new, f"detach port {port_id}")

@@ -1,0 +1,224 @@
+"""The ``guestmeta`` command: thin commands over the library."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated, NoReturn
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from guestmeta.apply import ApplyError, SourceError, load_document, plan_apply
+from guestmeta.apply.edit import find, kind_name, plan_attach, plan_delete, plan_detach
+from guestmeta.cli import views
+from guestmeta.cli.output import as_json, print_object, print_rows
+from guestmeta.store import Result, Store, default_url
+from guestmeta.store.engine import normalize_url
+
+app = typer.Typer(
+    help="Identity, network configuration and IP inventory for libvirt/KVM guests.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+port_app = typer.Typer(help="Plug ports into servers and unplug them.", no_args_is_help=True)
+app.add_typer(port_app, name="port")
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class Kind(str, Enum):
+    servers = "servers"
+    ports = "ports"
+    networks = "networks"
+    subnets = "subnets"
+    floatingips = "floatingips"
+
+
+FormatOption = Annotated[
+    Format, typer.Option("--format", "-f", help="table for people, json for scripts")
+]
+_state: dict[str, str] = {}
+
+
+def fail(lines: list[str] | str) -> NoReturn:
+    for line in [lines] if isinstance(lines, str) else lines:
+        typer.echo(line, err=True)
+    raise typer.Exit(1)
+
+
+def open_store() -> Store:
+    url = _state.get("db") or default_url()
+    try:
+        return Store(normalize_url(url))
+    except SQLAlchemyError as exc:
+        reason = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
+        fail(f"guestmeta: cannot open store {url}: {reason}")
+
+
+@app.callback()
+def main_options(
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="GUESTMETA_DB",
+            help="SQLAlchemy URL or SQLite path of the store [default: per-host SQLite file]",
+        ),
+    ] = None,
+) -> None:
+    if db:
+        _state["db"] = db
+
+
+def report(result: Result, fmt: Format, verb: str) -> None:
+    if fmt is Format.json:
+        typer.echo(
+            as_json(
+                {
+                    "revision": result.revision,
+                    "changes": [
+                        {"action": c.action, "kind": c.kind, "id": c.id} for c in result.changes
+                    ],
+                }
+            )
+        )
+        return
+    for change in result.changes:
+        typer.echo(str(change))
+    if result.changes:
+        typer.echo(f"{verb}: {len(result.changes)} change(s), store revision {result.revision}")
+    else:
+        typer.echo(f"{verb}: nothing to change, store revision {result.revision}")
+
+
+@app.command()
+def apply(
+    files: Annotated[list[str], typer.Argument(help="YAML or JSON files; - reads stdin")],
+    prune: Annotated[
+        bool,
+        typer.Option(help="remove stored items of the kinds the files list that they leave out"),
+    ] = False,
+    dry_run: Annotated[bool, typer.Option(help="check and show changes, store nothing")] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Make the store match FILES (OpenStack API bodies): idempotent, all or nothing."""
+    problems: list[str] = []
+    documents = []
+    for path in files:
+        try:
+            documents.append(load_document(path))
+        except SourceError as exc:
+            problems.extend(str(exc).splitlines())
+    if problems:
+        fail(problems)
+    with open_store() as store:
+        try:
+            if dry_run:
+                plan = plan_apply(store.load(), documents, prune=prune)
+                report(Result(store.revision(), plan.changes, plan.topology), fmt, "dry run")
+                return
+            result = store.change(lambda current: plan_apply(current, documents, prune=prune))
+        except ApplyError as exc:
+            fail(exc.lines)
+    report(result, fmt, "applied")
+
+
+@app.command()
+def delete(
+    kind: Annotated[str, typer.Argument(help="network, subnet, port, floatingip, bond, ...")],
+    ref: Annotated[str, typer.Argument(metavar="ID", help="id or name")],
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Delete one item; refused while other items still refer to it."""
+    with open_store() as store:
+        try:
+            kind_name(kind)
+            result = store.change(lambda current: plan_delete(current, kind, ref))
+        except ApplyError as exc:
+            fail(exc.lines)
+    report(result, fmt, "deleted")
+
+
+@app.command("list")
+def list_items(
+    kind: Annotated[Kind, typer.Argument(help="what to list")],
+    fmt: FormatOption = Format.table,
+) -> None:
+    """List servers, ports, networks, subnets or floating IPs."""
+    with open_store() as store:
+        topology = store.load()
+    print_rows(views.rows(kind.value, topology), views.COLUMNS[kind.value], fmt.value)
+
+
+@app.command()
+def show(
+    server: Annotated[str, typer.Argument(help="id, name or libvirt domain name")],
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Show one server with its ports, addresses, floating IPs and flavor."""
+    with open_store() as store:
+        topology = store.load()
+    try:
+        server_id = find(topology, "servers", server)
+    except ApplyError as exc:
+        fail(exc.lines)
+    print_object(views.server_detail(topology.servers[server_id], topology), fmt.value)
+
+
+@port_app.command("attach")
+def port_attach(
+    port: Annotated[str, typer.Argument(help="port id or name")],
+    server: Annotated[str, typer.Argument(help="server id, name or domain name")],
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Plug PORT into SERVER (in the store)."""
+    with open_store() as store:
+        try:
+            result = store.change(lambda current: plan_attach(current, port, server))
+        except ApplyError as exc:
+            fail(exc.lines)
+    report(result, fmt, "attached")
+
+
+@port_app.command("detach")
+def port_detach(
+    port: Annotated[str, typer.Argument(help="port id or name")],
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Unplug PORT from its server (in the store)."""
+    with open_store() as store:
+        try:
+            result = store.change(lambda current: plan_detach(current, port))
+        except ApplyError as exc:
+            fail(exc.lines)
+    report(result, fmt, "detached")
+
+
+@app.command()
+def revision(
+    wait: Annotated[
+        int | None, typer.Option(help="wait until the revision is above this number")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="seconds to wait at most")] = 30.0,
+) -> None:
+    """Print the store revision; with --wait, block until it moves past a number."""
+    with open_store() as store:
+        if wait is None:
+            typer.echo(store.revision())
+            return
+        current = store.wait_for_revision(wait, timeout)
+    typer.echo(current)
+    if current <= wait:
+        fail(f"guestmeta: revision still {current} after {timeout:g} s")
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:  # e.g. piped into head
+        sys.exit(0)

@@ -1,0 +1,47 @@
+"""Problems found while validating: each names the item and the field.
+
+The model knows nothing of files; the apply layer adds the file and position
+when it turns these into the one-line messages that operators read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with one field of one item."""
+
+    kind: str  # collection name: networks, subnets, ports, ...
+    key: str  # the item's id (or name when it has no id yet)
+    field: str  # the field as written in the OpenStack vocabulary
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}: {self.field}: {self.message}"
+
+
+class FieldError(ValueError):
+    """A single field of an item is invalid; raised by the checks in this package."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class InvalidItem(ValueError):
+    """An item could not be built because one or more of its fields are invalid."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+
+
+class ValidationError(ValueError):
+    """A whole set of items is inconsistent; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems

@@ -1,0 +1,320 @@
+"""The whole desired state and the rules that span items.
+
+Single items check their own fields when built; this module checks what only the
+whole can tell: references, duplicates, addresses inside their subnets, ports
+claimed twice. Every problem is collected, so one run reports them all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from guestmeta.model.addressing import is_reserved_v4, parse_ip
+from guestmeta.model.errors import Problem
+from guestmeta.model.network import MTU_MIN_V6, Network, Subnet
+from guestmeta.model.port import Bond, FloatingIP, Port
+from guestmeta.model.server import Keypair, Server
+
+KINDS = ("networks", "subnets", "ports", "floatingips", "bonds", "keypairs", "servers")
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass
+class Topology:
+    """Every item by id; keypairs by name (Nova names them per user, we per store)."""
+
+    networks: dict[str, Network] = field(default_factory=dict)
+    subnets: dict[str, Subnet] = field(default_factory=dict)
+    ports: dict[str, Port] = field(default_factory=dict)
+    floatingips: dict[str, FloatingIP] = field(default_factory=dict)
+    bonds: dict[str, Bond] = field(default_factory=dict)
+    keypairs: dict[str, Keypair] = field(default_factory=dict)
+    servers: dict[str, Server] = field(default_factory=dict)
+
+    def collection(self, kind: str) -> dict[str, object]:
+        return getattr(self, kind)  # type: ignore[no-any-return]
+
+    def copy(self) -> Topology:
+        return Topology(**{kind: dict(self.collection(kind)) for kind in KINDS})  # type: ignore[arg-type]
+
+    # -- derived views -------------------------------------------------------------
+
+    def trunk_parents(self) -> dict[str, tuple[Port, int]]:
+        """Sub-port id -> (parent port, VLAN id)."""
+        parents: dict[str, tuple[Port, int]] = {}
+        for port in self.ports.values():
+            if port.trunk is not None:
+                for sub in port.trunk.sub_ports:
+                    parents[sub.port_id] = (port, sub.segmentation_id)
+        return parents
+
+    def server_ports(self, server_id: str) -> list[Port]:
+        """The ports a server is plugged into, in attachment order (sub-ports excluded)."""
+        ports = [p for p in self.ports.values() if p.device_id == server_id]
+        return sorted(ports, key=lambda p: (p.seq, p.id))
+
+    def ports_by_server(self) -> dict[str, list[Port]]:
+        grouped: dict[str, list[Port]] = defaultdict(list)
+        for port in self.ports.values():
+            if port.device_id in self.servers:
+                grouped[port.device_id].append(port)
+        for ports in grouped.values():
+            ports.sort(key=lambda p: (p.seq, p.id))
+        return grouped
+
+    def port_server(self, port: Port, parents: dict[str, tuple[Port, int]] | None = None) -> str:
+        """The server a port serves: its own device, or its trunk parent's."""
+        if port.device_id in self.servers:
+            return port.device_id
+        parents = self.trunk_parents() if parents is None else parents
+        parent = parents.get(port.id)
+        if parent is not None and parent[0].device_id in self.servers:
+            return parent[0].device_id
+        return ""
+
+    def address_rows(self) -> Iterator[tuple[str, str, str, str, str]]:
+        """(network_id, subnet_id, address, port_id, server_id) for every fixed IP."""
+        parents = self.trunk_parents()
+        for port in self.ports.values():
+            server_id = self.port_server(port, parents)
+            for ip in port.fixed_ips:
+                yield port.network_id, ip.subnet_id, ip.ip_address, port.id, server_id
+
+    # -- validation ----------------------------------------------------------------
+
+    def problems(self) -> list[Problem]:
+        out: list[Problem] = []
+        out += self._check_subnets()
+        out += self._check_ports()
+        out += self._check_trunks()
+        out += self._check_floatingips()
+        out += self._check_bonds()
+        out += self._check_servers()
+        return out
+
+    def _check_subnets(self) -> Iterable[Problem]:
+        by_network: dict[str, list[Subnet]] = defaultdict(list)
+        for subnet in self.subnets.values():
+            if subnet.network_id not in self.networks:
+                yield Problem(
+                    "subnets", subnet.id, "network_id", f"unknown network {subnet.network_id!r}"
+                )
+                continue
+            by_network[subnet.network_id].append(subnet)
+        for network_id, subnets in by_network.items():
+            network = self.networks[network_id]
+            if network.mtu is not None and network.mtu < MTU_MIN_V6:
+                if any(s.ip_version == 6 for s in subnets):
+                    yield Problem(
+                        "networks",
+                        network_id,
+                        "mtu",
+                        f"{network.mtu} is below 1280, the IPv6 minimum, and the network has "
+                        "an IPv6 subnet",
+                    )
+            nets = sorted(((s.network, s) for s in subnets), key=lambda t: (t[0].version, t[1].id))
+            for i, (net, subnet) in enumerate(nets):
+                for other_net, other in nets[i + 1 :]:
+                    if net.version == other_net.version and net.overlaps(other_net):  # type: ignore[arg-type]
+                        yield Problem(
+                            "subnets",
+                            other.id,
+                            "cidr",
+                            f"{other.cidr} overlaps subnet {subnet.id} ({subnet.cidr}) "
+                            f"on the same network",
+                        )
+
+    def _check_ports(self) -> Iterable[Problem]:
+        macs: dict[tuple[str, str], str] = {}
+        addresses: dict[tuple[str, str], str] = {}
+        nets = {sid: s.network for sid, s in self.subnets.items()}
+        gateways = {
+            sid: parse_ip(s.gateway_ip) for sid, s in self.subnets.items() if s.gateway_ip
+        }
+        for port in self.ports.values():
+            if port.network_id not in self.networks:
+                yield Problem("ports", port.id, "network_id", f"unknown network {port.network_id!r}")
+            key = (port.network_id, port.mac_address)
+            if key in macs:
+                yield Problem(
+                    "ports",
+                    port.id,
+                    "mac_address",
+                    f"{port.mac_address} is already used by port {macs[key]} on the same network",
+                )
+            else:
+                macs[key] = port.id
+            for i, fixed in enumerate(port.fixed_ips):
+                field_name = f"fixed_ips[{i}]"
+                subnet = self.subnets.get(fixed.subnet_id)
+                if subnet is None:
+                    yield Problem(
+                        "ports",
+                        port.id,
+                        f"{field_name}.subnet_id",
+                        f"unknown subnet {fixed.subnet_id!r}",
+                    )
+                    continue
+                if subnet.network_id != port.network_id:
+                    yield Problem(
+                        "ports",
+                        port.id,
+                        f"{field_name}.subnet_id",
+                        f"subnet {subnet.id} is not on the port's network {port.network_id}",
+                    )
+                address = parse_ip(fixed.ip_address)
+                net = nets[subnet.id]
+                if address.version != net.version or address not in net:
+                    yield Problem(
+                        "ports",
+                        port.id,
+                        f"{field_name}.ip_address",
+                        f"{fixed.ip_address} is outside subnet {subnet.id} ({subnet.cidr})",
+                    )
+                    continue
+                reserved = is_reserved_v4(address, net)
+                if reserved:
+                    yield Problem(
+                        "ports", port.id, f"{field_name}.ip_address", f"{address} {reserved}"
+                    )
+                elif address == gateways.get(subnet.id) and not port.device_owner.startswith(
+                    "network:"
+                ):
+                    yield Problem(
+                        "ports",
+                        port.id,
+                        f"{field_name}.ip_address",
+                        f"{address} is the subnet's gateway",
+                    )
+                akey = (subnet.id, str(address))
+                if akey in addresses:
+                    yield Problem(
+                        "ports",
+                        port.id,
+                        f"{field_name}.ip_address",
+                        f"{address} is already used by port {addresses[akey]} in subnet {subnet.id}",
+                    )
+                else:
+                    addresses[akey] = port.id
+
+    def _check_trunks(self) -> Iterable[Problem]:
+        owner: dict[str, str] = {}
+        for port in self.ports.values():
+            if port.trunk is None:
+                continue
+            for i, sub in enumerate(port.trunk.sub_ports):
+                field_name = f"trunk_details.sub_ports[{i}].port_id"
+                child = self.ports.get(sub.port_id)
+                if child is None:
+                    yield Problem("ports", port.id, field_name, f"unknown port {sub.port_id!r}")
+                    continue
+                if sub.port_id in owner:
+                    yield Problem(
+                        "ports",
+                        port.id,
+                        field_name,
+                        f"port {sub.port_id} is already a sub-port of {owner[sub.port_id]}",
+                    )
+                owner[sub.port_id] = port.id
+                if child.trunk is not None and child.trunk.sub_ports:
+                    yield Problem(
+                        "ports", port.id, field_name, f"port {sub.port_id} is itself a trunk parent"
+                    )
+                if child.device_id in self.servers:
+                    yield Problem(
+                        "ports",
+                        port.id,
+                        field_name,
+                        f"port {sub.port_id} is plugged into server {child.device_id} directly",
+                    )
+
+    def _check_floatingips(self) -> Iterable[Problem]:
+        seen: dict[str, str] = {}
+        for fip in self.floatingips.values():
+            if fip.floating_ip_address in seen:
+                yield Problem(
+                    "floatingips",
+                    fip.id,
+                    "floating_ip_address",
+                    f"{fip.floating_ip_address} is already floating IP {seen[fip.floating_ip_address]}",
+                )
+            seen[fip.floating_ip_address] = fip.id
+            if fip.floating_network_id is not None and fip.floating_network_id not in self.networks:
+                yield Problem(
+                    "floatingips",
+                    fip.id,
+                    "floating_network_id",
+                    f"unknown network {fip.floating_network_id!r}",
+                )
+            if fip.port_id is None:
+                continue
+            port = self.ports.get(fip.port_id)
+            if port is None:
+                yield Problem("floatingips", fip.id, "port_id", f"unknown port {fip.port_id!r}")
+                continue
+            have = {ip.ip_address for ip in port.fixed_ips}
+            if fip.fixed_ip_address is None or fip.fixed_ip_address not in have:
+                yield Problem(
+                    "floatingips",
+                    fip.id,
+                    "fixed_ip_address",
+                    f"{fip.fixed_ip_address} is not an address of port {port.id}",
+                )
+
+    def _check_bonds(self) -> Iterable[Problem]:
+        member_of: dict[str, str] = {}
+        parents = self.trunk_parents()
+        for bond in self.bonds.values():
+            servers: set[str] = set()
+            networks: set[str] = set()
+            for port_id in bond.ports:
+                port = self.ports.get(port_id)
+                if port is None:
+                    yield Problem("bonds", bond.id, "ports", f"unknown port {port_id!r}")
+                    continue
+                if port_id in member_of:
+                    yield Problem(
+                        "bonds",
+                        bond.id,
+                        "ports",
+                        f"port {port_id} is already in bond {member_of[port_id]}",
+                    )
+                member_of[port_id] = bond.id
+                if port_id in parents:
+                    yield Problem("bonds", bond.id, "ports", f"port {port_id} is a trunk sub-port")
+                servers.add(port.device_id)
+                networks.add(port.network_id)
+            if len(servers) > 1 or "" in servers or not servers <= self.servers.keys():
+                yield Problem(
+                    "bonds", bond.id, "ports", "all ports of a bond must be plugged into one server"
+                )
+            if len(networks) > 1:
+                yield Problem("bonds", bond.id, "ports", "all ports of a bond must be on one network")
+
+    def _check_servers(self) -> Iterable[Problem]:
+        domains: dict[tuple[str | None, str], str] = {}
+        for server in self.servers.values():
+            if server.key_name is not None and server.key_name not in self.keypairs:
+                yield Problem("servers", server.id, "key_name", f"unknown keypair {server.key_name!r}")
+            key = (server.host, server.domain_name)
+            if key in domains:
+                yield Problem(
+                    "servers",
+                    server.id,
+                    "OS-EXT-SRV-ATTR:instance_name",
+                    f"domain {server.domain_name!r} is already server {domains[key]}"
+                    + (f" on host {server.host}" if server.host else ""),
+                )
+            domains[key] = server.id
+
+

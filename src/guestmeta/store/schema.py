@@ -1,0 +1,116 @@
+"""The tables. Alembic migrations under ``migrations/`` create exactly these.
+
+Each kind has its identity and the columns that lookups and joins need; the rest
+of the item is the JSON in ``data``. ``fixed_ips`` is derived from ports on every
+write (with the server each address belongs to, trunk sub-ports included) so that
+"which server has this address on this network" is one indexed read.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+Data = JSON().with_variant(JSONB(), "postgresql")
+
+state = Table(
+    "state",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+networks = Table(
+    "networks",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("name", String(255), nullable=False, index=True),
+    Column("data", Data, nullable=False),
+)
+
+subnets = Table(
+    "subnets",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("name", String(255), nullable=False, index=True),
+    Column("network_id", String(255), nullable=False, index=True),
+    Column("data", Data, nullable=False),
+)
+
+ports = Table(
+    "ports",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("name", String(255), nullable=False, index=True),
+    Column("network_id", String(255), nullable=False, index=True),
+    Column("mac_address", String(17), nullable=False),
+    Column("device_id", String(255), nullable=False, index=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("data", Data, nullable=False),
+)
+
+fixed_ips = Table(
+    "fixed_ips",
+    metadata,
+    Column("port_id", String(255), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("network_id", String(255), nullable=False),
+    Column("subnet_id", String(255), nullable=False),
+    Column("ip_address", String(64), nullable=False),
+    Column("server_id", String(255), nullable=False, index=True),
+    Index("ix_fixed_ips_network_address", "network_id", "ip_address"),
+)
+
+floatingips = Table(
+    "floatingips",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("floating_ip_address", String(64), nullable=False, unique=True),
+    Column("port_id", String(255), nullable=True, index=True),
+    Column("data", Data, nullable=False),
+)
+
+bonds = Table(
+    "bonds",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("data", Data, nullable=False),
+)
+
+keypairs = Table(
+    "keypairs",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("data", Data, nullable=False),
+)
+
+servers = Table(
+    "servers",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("name", String(255), nullable=False, index=True),
+    Column("domain_name", String(255), nullable=False, index=True),
+    Column("host", String(255), nullable=True, index=True),
+    Column("data", Data, nullable=False),
+)
+
+TABLES = {
+    "networks": networks,
+    "subnets": subnets,
+    "ports": ports,
+    "floatingips": floatingips,
+    "bonds": bonds,
+    "keypairs": keypairs,
+    "servers": servers,
+}

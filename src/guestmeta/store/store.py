@@ -1,0 +1,284 @@
+"""The store: the source of truth, on SQLite or PostgreSQL.
+
+Every change runs in one write-locked transaction that reads the current state,
+computes the next one, writes only the difference and bumps the revision; it is
+all or nothing. Readers wait for the next revision through LISTEN/NOTIFY on
+PostgreSQL and by polling the revision on SQLite.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+
+from guestmeta.apply.plan import Change, Plan, diff
+from guestmeta.model import KINDS, Port, Server, Topology
+from guestmeta.store import schema
+from guestmeta.store.codec import DECODERS, decode_server, encode
+from guestmeta.store.engine import WRITE, default_url, make_engine
+from guestmeta.store.migrate import upgrade
+
+CHANNEL = "guestmeta_revision"
+POLL_INTERVAL = 0.05
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a change did: the revision it made (or found) and the items it touched."""
+
+    revision: int
+    changes: list[Change]
+    topology: Topology
+
+
+def _row(kind: str, item: Any) -> dict[str, Any]:
+    data = encode(item)
+    if kind == "keypairs":
+        return {"name": item.name, "data": data}
+    row: dict[str, Any] = {"id": item.id, "data": data}
+    if kind in ("networks", "subnets", "ports", "bonds", "servers"):
+        row["name"] = item.name
+    if kind == "subnets":
+        row["network_id"] = item.network_id
+    elif kind == "ports":
+        row.update(
+            network_id=item.network_id,
+            mac_address=item.mac_address,
+            device_id=item.device_id,
+            seq=item.seq,
+        )
+    elif kind == "floatingips":
+        row.update(floating_ip_address=item.floating_ip_address, port_id=item.port_id)
+    elif kind == "servers":
+        row.update(domain_name=item.domain_name, host=item.host)
+    return row
+
+
+def _address_rows(topology: Topology) -> dict[str, list[dict[str, Any]]]:
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for network_id, subnet_id, address, port_id, server_id in topology.address_rows():
+        per_port = rows.setdefault(port_id, [])
+        per_port.append(
+            {
+                "port_id": port_id,
+                "position": len(per_port),
+                "network_id": network_id,
+                "subnet_id": subnet_id,
+                "ip_address": address,
+                "server_id": server_id,
+            }
+        )
+    return rows
+
+
+class Store:
+    def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
+        self.url = url or default_url()
+        self.engine = engine or make_engine(self.url)
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+        with self._write() as conn:
+            if self.is_postgres:  # serialise concurrent first-time migrations
+                conn.execute(text("SELECT pg_advisory_xact_lock(7411)"))
+            upgrade(conn)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions ------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{WRITE: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def change(self, compute: Callable[[Topology], Plan]) -> Result:
+        """Run ``compute`` on the current state under the write lock and store its result.
+
+        ``compute`` raises to refuse; then nothing is written. With no difference the
+        revision stays as it is.
+        """
+        with self._write() as conn:
+            revision = self._lock_revision(conn)
+            current = self._load(conn)
+            plan = compute(current)
+            if not plan.changes:
+                return Result(revision, [], current)
+            self._write_changes(conn, current, plan.topology, plan.changes)
+            revision += 1
+            conn.execute(
+                update(schema.state).where(schema.state.c.key == "revision").values(value=revision)
+            )
+            if self.is_postgres:
+                conn.execute(text("SELECT pg_notify(:c, :r)"), {"c": CHANNEL, "r": str(revision)})
+            return Result(revision, plan.changes, plan.topology)
+
+    def replace(self, topology: Topology) -> Result:
+        """Make the stored state exactly ``topology`` (already validated by the caller)."""
+        return self.change(lambda current: Plan(topology, diff(current, topology)))
+
+    def _lock_revision(self, conn: Connection) -> int:
+        query = select(schema.state.c.value).where(schema.state.c.key == "revision")
+        if self.is_postgres:
+            query = query.with_for_update()
+        return int(conn.execute(query).scalar_one())
+
+    def _write_changes(
+        self, conn: Connection, old: Topology, new: Topology, changes: list[Change]
+    ) -> None:
+        by_kind: dict[str, list[Change]] = {}
+        for change in changes:
+            by_kind.setdefault(change.kind, []).append(change)
+        for kind, kind_changes in by_kind.items():
+            table = schema.TABLES[kind]
+            key = table.c.name if kind == "keypairs" else table.c.id
+            gone = [c.id for c in kind_changes if c.action != "create"]
+            for chunk in _chunks(gone):
+                conn.execute(delete(table).where(key.in_(chunk)))
+            items = new.collection(kind)
+            rows = [_row(kind, items[c.id]) for c in kind_changes if c.action != "delete"]
+            if rows:
+                conn.execute(insert(table), rows)
+        if {"ports", "servers"} & by_kind.keys():
+            before, after = _address_rows(old), _address_rows(new)
+            stale = [p for p in before.keys() | after.keys() if before.get(p) != after.get(p)]
+            for chunk in _chunks(stale):
+                conn.execute(delete(schema.fixed_ips).where(schema.fixed_ips.c.port_id.in_(chunk)))
+            rows = [row for p in stale for row in after.get(p, [])]
+            if rows:
+                conn.execute(insert(schema.fixed_ips), rows)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def load(self) -> Topology:
+        with self._read() as conn:
+            return self._load(conn)
+
+    def _load(self, conn: Connection) -> Topology:
+        topology = Topology()
+        for kind in KINDS:
+            decode = DECODERS[kind]
+            table = schema.TABLES[kind]
+            items = topology.collection(kind)
+            for (data,) in conn.execute(select(table.c.data)):
+                item = decode(data)
+                items[item.name if kind == "keypairs" else item.id] = item
+        return topology
+
+    def revision(self) -> int:
+        with self._read() as conn:
+            query = select(schema.state.c.value).where(schema.state.c.key == "revision")
+            return int(conn.execute(query).scalar_one())
+
+    def wait_for_revision(self, after: int, timeout: float) -> int:
+        """Block until the revision is above ``after`` or ``timeout`` passes; return it."""
+        if self.is_postgres:
+            return self._wait_notify(after, timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            current = self.revision()
+            remaining = deadline - time.monotonic()
+            if current > after or remaining <= 0:
+                return current
+            time.sleep(min(POLL_INTERVAL, remaining))
+
+    def _wait_notify(self, after: int, timeout: float) -> int:
+        raw = self.engine.raw_connection()
+        try:
+            pg = raw.driver_connection
+            assert pg is not None
+            raw.rollback()
+            pg.autocommit = True
+            pg.execute(f"LISTEN {CHANNEL}")
+            deadline = time.monotonic() + timeout
+            current = self.revision()  # after LISTEN, so no notification slips between
+            while current <= after:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                for note in pg.notifies(timeout=remaining, stop_after=1):
+                    current = max(current, int(note.payload))
+                if current <= after:
+                    current = self.revision()
+            pg.execute(f"UNLISTEN {CHANNEL}")
+            pg.autocommit = False
+            return current
+        finally:
+            raw.close()
+
+    @contextmanager
+    def reader(self) -> Iterator[Reader]:
+        """A connection held open for many lookups (the metadata service's hot path)."""
+        with self.engine.connect() as conn:
+            yield Reader(conn)
+
+    def server_id_for_address(self, network_id: str, address: str) -> str | None:
+        with self.reader() as r:
+            return r.server_id_for_address(network_id, address)
+
+    def server_by_domain(self, domain_name: str, host: str | None = None) -> Server | None:
+        with self.reader() as r:
+            return r.server_by_domain(domain_name, host)
+
+    def servers_on_host(self, host: str) -> list[Server]:
+        with self.reader() as r:
+            return r.servers_on_host(host)
+
+
+class Reader:
+    """Indexed lookups on one open connection; each runs in its own short transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def server_id_for_address(self, network_id: str, address: str) -> str | None:
+        fx = schema.fixed_ips.c
+        query = select(fx.server_id).where(fx.network_id == network_id, fx.ip_address == address)
+        row = self.conn.execute(query).first()
+        self.conn.rollback()
+        return row[0] if row and row[0] else None
+
+    def server_by_domain(self, domain_name: str, host: str | None = None) -> Server | None:
+        sv = schema.servers.c
+        query = select(sv.data).where(sv.domain_name == domain_name)
+        if host is not None:
+            query = query.where(sv.host == host)
+        data = self.conn.execute(query).scalar()
+        self.conn.rollback()
+        return decode_server(data) if data is not None else None
+
+    def servers_on_host(self, host: str) -> list[Server]:
+        sv = schema.servers.c
+        rows = self.conn.execute(select(sv.data).where(sv.host == host).order_by(sv.name))
+        servers = [decode_server(data) for (data,) in rows]
+        self.conn.rollback()
+        return servers
+
+    def ports_of(self, server_id: str) -> list[Port]:
+        pt = schema.ports.c
+        query = select(pt.data).where(pt.device_id == server_id).order_by(pt.seq, pt.id)
+        ports = [DECODERS["ports"](data) for (data,) in self.conn.execute(query)]
+        self.conn.rollback()
+        return ports  # type: ignore[return-value]
+
+
+def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
