@@ -1,4 +1,5 @@
-"""guestmeta: libvirt/KVM guests' identity, network configuration and IPs, in OpenStack's formats."""
+"""guestmeta: identity, network configuration and IPs of libvirt/KVM guests, in OpenStack's
+formats."""
 
 from guestmeta.apply import ApplyError, Change, Plan, SourceError, load_document, plan_apply
 from guestmeta.model import Topology, ValidationError

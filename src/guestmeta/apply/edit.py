@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from guestmeta.apply.plan import ApplyError, Plan, diff
+from guestmeta.apply.changes import ApplyError, Plan, diff
 from guestmeta.model import KINDS, Port, Topology
 
 KIND_ALIASES = {kind[:-1]: kind for kind in KINDS} | {"floatingip": "floatingips"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, NoReturn
 
 import typer
@@ -26,12 +26,12 @@ port_app = typer.Typer(help="Plug ports into servers and unplug them.", no_args_
 app.add_typer(port_app, name="port")
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     servers = "servers"
     ports = "ports"
     networks = "networks"
@@ -56,7 +56,8 @@ def open_store() -> Store:
     try:
         return Store(normalize_url(url))
     except SQLAlchemyError as exc:
-        reason = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
+        cause = getattr(exc, "orig", None) or exc
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
         fail(f"guestmeta: cannot open store {url}: {reason}")
 
 
@@ -167,7 +168,8 @@ def show(
         server_id = find(topology, "servers", server)
     except ApplyError as exc:
         fail(exc.lines)
-    print_object(views.server_detail(topology.servers[server_id], topology), fmt.value)
+    detail = views.server_detail(topology.servers[server_id], topology)
+    print_object(detail, fmt.value, views.DETAIL_TABLES)
 
 
 @port_app.command("attach")

@@ -16,6 +16,13 @@ COLUMNS = {
 }
 
 
+DETAIL_TABLES = {
+    "ports": ["name", "id", "mac_address", "network_id", "fixed_ips", "floating_ips",
+              "trunk_parent", "sub_ports"],
+    "bonds": ["name", "id", "mode", "ports"],
+}  # fmt: skip
+
+
 def _sorted(items: Any) -> list[Any]:
     return sorted(items, key=lambda i: (getattr(i, "name", ""), i.id))
 
@@ -73,7 +80,9 @@ def subnet_row(subnet: Subnet) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def floatingip_row(fip: FloatingIP, topology: Topology) -> dict[str, Any]:
+def floatingip_row(
+    fip: FloatingIP, topology: Topology, parents: dict[str, tuple[Port, int]]
+) -> dict[str, Any]:
     port = topology.ports.get(fip.port_id or "")
     return {
         "id": fip.id,
@@ -81,14 +90,14 @@ def floatingip_row(fip: FloatingIP, topology: Topology) -> dict[str, Any]:
         "floating_network_id": fip.floating_network_id,
         "port_id": fip.port_id,
         "fixed_ip_address": fip.fixed_ip_address,
-        "server_id": topology.port_server(port) if port else "",
+        "server_id": topology.port_server(port, parents) if port else "",
     }
 
 
-def server_ports(topology: Topology, server: Server) -> list[Port]:
+def server_ports(topology: Topology, server: Server, own: list[Port] | None = None) -> list[Port]:
     """The server's ports in order, each followed by its trunk sub-ports."""
     out: list[Port] = []
-    for port in topology.server_ports(server.id):
+    for port in topology.server_ports(server.id) if own is None else own:
         out.append(port)
         for sub in port.trunk.sub_ports if port.trunk else ():
             if sub.port_id in topology.ports:
@@ -96,9 +105,15 @@ def server_ports(topology: Topology, server: Server) -> list[Port]:
     return out
 
 
-def server_row(server: Server, topology: Topology) -> dict[str, Any]:
-    ports = server_ports(topology, server)
-    port_ids = {p.id for p in ports}
+def server_row(
+    server: Server,
+    topology: Topology,
+    own: list[Port] | None = None,
+    fips: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    ports = server_ports(topology, server, own)
+    if fips is None:
+        fips = floating_by_port(topology)
     return {
         "id": server.id,
         "name": server.name,
@@ -113,10 +128,16 @@ def server_row(server: Server, topology: Topology) -> dict[str, Any]:
         "key_name": server.key_name,
         "created": server.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "addresses": [ip.ip_address for p in ports for ip in p.fixed_ips],
-        "floating_ips": sorted(
-            f.floating_ip_address for f in topology.floatingips.values() if f.port_id in port_ids
-        ),
+        "floating_ips": sorted(a for p in ports for a in fips.get(p.id, ())),
     }
+
+
+def floating_by_port(topology: Topology) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for fip in topology.floatingips.values():
+        if fip.port_id:
+            found.setdefault(fip.port_id, []).append(fip.floating_ip_address)
+    return found
 
 
 def server_detail(server: Server, topology: Topology) -> dict[str, Any]:
@@ -162,12 +183,18 @@ def server_detail(server: Server, topology: Topology) -> dict[str, Any]:
 
 def rows(kind: str, topology: Topology) -> list[dict[str, Any]]:
     if kind == "servers":
-        return [server_row(s, topology) for s in _sorted(topology.servers.values())]
+        by_server = topology.ports_by_server()
+        fips = floating_by_port(topology)
+        return [
+            server_row(s, topology, by_server.get(s.id, []), fips)
+            for s in _sorted(topology.servers.values())
+        ]
     if kind == "ports":
         return [port_row(p) for p in _sorted(topology.ports.values())]
     if kind == "networks":
         return [network_row(n, topology) for n in _sorted(topology.networks.values())]
     if kind == "subnets":
         return [subnet_row(s) for s in _sorted(topology.subnets.values())]
-    fips = sorted(topology.floatingips.values(), key=lambda f: f.floating_ip_address)
-    return [floatingip_row(f, topology) for f in fips]
+    ordered = sorted(topology.floatingips.values(), key=lambda f: f.floating_ip_address)
+    parents = topology.trunk_parents()
+    return [floatingip_row(f, topology, parents) for f in ordered]

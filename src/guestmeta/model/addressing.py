@@ -77,17 +77,19 @@ def eui64(network: IPNetwork, mac: str) -> ipaddress.IPv6Address:
     return ipaddress.IPv6Address(int(network.network_address) | int.from_bytes(iid, "big"))
 
 
-def default_pool(network: IPNetwork, gateway: IPAddress | None) -> list[tuple[IPAddress, IPAddress]]:
+def default_pool(
+    network: IPNetwork, gateway: IPAddress | None
+) -> list[tuple[IPAddress, IPAddress]]:
     """Neutron's default allocation pools: the usable range minus the gateway."""
     first = network.network_address + 1
     last = network.broadcast_address - (1 if network.version == 4 else 0)
     if network.prefixlen >= network.max_prefixlen - 1:
         first, last = network.network_address, network.broadcast_address
     pools: list[tuple[IPAddress, IPAddress]] = []
-    if gateway is not None and first <= gateway <= last:
-        if first < gateway:
+    if gateway is not None and int(first) <= int(gateway) <= int(last):
+        if int(first) < int(gateway):
             pools.append((first, gateway - 1))
-        if gateway < last:
+        if int(gateway) < int(last):
             pools.append((gateway + 1, last))
     else:
         pools.append((first, last))

@@ -97,7 +97,9 @@ class Subnet:
         for field in ("ipv6_address_mode", "ipv6_ra_mode"):
             mode = getattr(self, field)
             if mode is not None:
-                c.check(field, mode in IPV6_MODES, f"{mode!r} is not one of {', '.join(IPV6_MODES)}")
+                c.check(
+                    field, mode in IPV6_MODES, f"{mode!r} is not one of {', '.join(IPV6_MODES)}"
+                )
                 c.check(field, self.ip_version == 6, "is only valid on an IPv6 subnet")
         for i, dns in enumerate(self.dns_nameservers):
             c.parse(f"dns_nameservers[{i}]", parse_ip, dns)
@@ -116,7 +118,7 @@ class Subnet:
             if start is not None and end is not None and net is not None:
                 c.check(
                     f"allocation_pools[{i}]",
-                    start in net and end in net and start <= end,
+                    start in net and end in net and int(start) <= int(end),
                     f"{pool.start}-{pool.end} is not an ascending range inside {self.cidr}",
                 )
         c.done()

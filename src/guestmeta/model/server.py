@@ -84,9 +84,7 @@ class Server:
                 bool(_HOSTNAME_RE.match(self.hostname)) and len(self.hostname) <= 253,
                 f"{self.hostname!r} is not a valid hostname",
             )
-        c.check(
-            "created", self.created.tzinfo is not None, "must carry a time zone (UTC expected)"
-        )
+        c.check("created", self.created.tzinfo is not None, "must carry a time zone (UTC expected)")
         if self.user_data is not None:
             c.check(
                 "OS-EXT-SRV-ATTR:user_data",

@@ -11,6 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from guestmeta.model.addressing import is_reserved_v4, parse_ip
 from guestmeta.model.errors import Problem
@@ -41,11 +42,12 @@ class Topology:
     keypairs: dict[str, Keypair] = field(default_factory=dict)
     servers: dict[str, Server] = field(default_factory=dict)
 
-    def collection(self, kind: str) -> dict[str, object]:
-        return getattr(self, kind)  # type: ignore[no-any-return]
+    def collection(self, kind: str) -> dict[str, Any]:
+        items: dict[str, Any] = getattr(self, kind)
+        return items
 
     def copy(self) -> Topology:
-        return Topology(**{kind: dict(self.collection(kind)) for kind in KINDS})  # type: ignore[arg-type]
+        return Topology(**{kind: dict(self.collection(kind)) for kind in KINDS})
 
     # -- derived views -------------------------------------------------------------
 
@@ -113,19 +115,19 @@ class Topology:
             by_network[subnet.network_id].append(subnet)
         for network_id, subnets in by_network.items():
             network = self.networks[network_id]
-            if network.mtu is not None and network.mtu < MTU_MIN_V6:
-                if any(s.ip_version == 6 for s in subnets):
-                    yield Problem(
-                        "networks",
-                        network_id,
-                        "mtu",
-                        f"{network.mtu} is below 1280, the IPv6 minimum, and the network has "
-                        "an IPv6 subnet",
-                    )
+            has_v6 = any(s.ip_version == 6 for s in subnets)
+            if network.mtu is not None and network.mtu < MTU_MIN_V6 and has_v6:
+                yield Problem(
+                    "networks",
+                    network_id,
+                    "mtu",
+                    f"{network.mtu} is below 1280, the IPv6 minimum, and the network has "
+                    "an IPv6 subnet",
+                )
             nets = sorted(((s.network, s) for s in subnets), key=lambda t: (t[0].version, t[1].id))
             for i, (net, subnet) in enumerate(nets):
                 for other_net, other in nets[i + 1 :]:
-                    if net.version == other_net.version and net.overlaps(other_net):  # type: ignore[arg-type]
+                    if net.version == other_net.version and net.overlaps(other_net):
                         yield Problem(
                             "subnets",
                             other.id,
@@ -138,12 +140,12 @@ class Topology:
         macs: dict[tuple[str, str], str] = {}
         addresses: dict[tuple[str, str], str] = {}
         nets = {sid: s.network for sid, s in self.subnets.items()}
-        gateways = {
-            sid: parse_ip(s.gateway_ip) for sid, s in self.subnets.items() if s.gateway_ip
-        }
+        gateways = {sid: parse_ip(s.gateway_ip) for sid, s in self.subnets.items() if s.gateway_ip}
         for port in self.ports.values():
             if port.network_id not in self.networks:
-                yield Problem("ports", port.id, "network_id", f"unknown network {port.network_id!r}")
+                yield Problem(
+                    "ports", port.id, "network_id", f"unknown network {port.network_id!r}"
+                )
             key = (port.network_id, port.mac_address)
             if key in macs:
                 yield Problem(
@@ -202,7 +204,8 @@ class Topology:
                         "ports",
                         port.id,
                         f"{field_name}.ip_address",
-                        f"{address} is already used by port {addresses[akey]} in subnet {subnet.id}",
+                        f"{address} is already used by port {addresses[akey]} "
+                        f"in subnet {subnet.id}",
                     )
                 else:
                     addresses[akey] = port.id
@@ -246,7 +249,8 @@ class Topology:
                     "floatingips",
                     fip.id,
                     "floating_ip_address",
-                    f"{fip.floating_ip_address} is already floating IP {seen[fip.floating_ip_address]}",
+                    f"{fip.floating_ip_address} is already floating IP "
+                    f"{seen[fip.floating_ip_address]}",
                 )
             seen[fip.floating_ip_address] = fip.id
             if fip.floating_network_id is not None and fip.floating_network_id not in self.networks:
@@ -299,13 +303,17 @@ class Topology:
                     "bonds", bond.id, "ports", "all ports of a bond must be plugged into one server"
                 )
             if len(networks) > 1:
-                yield Problem("bonds", bond.id, "ports", "all ports of a bond must be on one network")
+                yield Problem(
+                    "bonds", bond.id, "ports", "all ports of a bond must be on one network"
+                )
 
     def _check_servers(self) -> Iterable[Problem]:
         domains: dict[tuple[str | None, str], str] = {}
         for server in self.servers.values():
             if server.key_name is not None and server.key_name not in self.keypairs:
-                yield Problem("servers", server.id, "key_name", f"unknown keypair {server.key_name!r}")
+                yield Problem(
+                    "servers", server.id, "key_name", f"unknown keypair {server.key_name!r}"
+                )
             key = (server.host, server.domain_name)
             if key in domains:
                 yield Problem(
@@ -316,5 +324,3 @@ class Topology:
                     + (f" on host {server.host}" if server.host else ""),
                 )
             domains[key] = server.id
-
-

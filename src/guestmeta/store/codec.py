@@ -7,6 +7,7 @@ as JSON, so adding a field to the model needs no migration of every table.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from datetime import datetime
 from typing import Any
@@ -97,7 +98,7 @@ def decode_server(d: dict[str, Any]) -> Server:
     )
 
 
-DECODERS = {
+DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "networks": decode_network,
     "subnets": decode_subnet,
     "ports": decode_port,

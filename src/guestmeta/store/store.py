@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
-from guestmeta.apply.plan import Change, Plan, diff
+from guestmeta.apply.changes import Change, Plan, diff
 from guestmeta.model import KINDS, Port, Server, Topology
 from guestmeta.store import schema
 from guestmeta.store.codec import DECODERS, decode_server, encode
@@ -276,7 +276,7 @@ class Reader:
         query = select(pt.data).where(pt.device_id == server_id).order_by(pt.seq, pt.id)
         ports = [DECODERS["ports"](data) for (data,) in self.conn.execute(query)]
         self.conn.rollback()
-        return ports  # type: ignore[return-value]
+        return ports
 
 
 def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:

@@ -1,0 +1,155 @@
+"""Building keypairs, flavors and servers (user data, creation time, flavor lookup)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from typing import Any
+
+from guestmeta.apply.context import Context
+from guestmeta.apply.fields import Fields
+from guestmeta.model import Flavor, InvalidItem, Keypair, Server
+from guestmeta.model.server import sanitize_hostname
+
+
+class ServerSteps(Context):
+    def build_keypairs(self) -> None:
+        self.new.keypairs = dict(self.retained("keypairs"))
+        for d in self.drafts["keypairs"]:
+            f = d.f
+            if not f.has("public_key"):
+                f.error("public_key", "is required")
+            key = self.build(
+                d,
+                Keypair,
+                name=d.id,
+                public_key=(f.text("public_key") or "").strip(),
+                type=f.text("type") or "ssh",
+                user_id=f.text("user_id"),
+            )
+            if key is not None:
+                self.new.keypairs[d.id] = key
+
+    def flavors(self) -> dict[str, Flavor]:
+        found: dict[str, Flavor] = {}
+        for d in self.drafts["flavors"]:
+            flavor = self.flavor_fields(d.f, d.raw.data.get("name"))
+            self.flush(d)
+            if flavor is not None:
+                found[d.id] = flavor
+                if isinstance(d.raw.data.get("name"), str):
+                    found.setdefault(d.raw.data["name"], flavor)
+        return found
+
+    def flavor_fields(self, f: Fields, name: Any) -> Flavor | None:
+        swap = f.data.get("swap")
+        if swap == "":  # Nova reports no swap as an empty string
+            swap = 0
+        elif swap is not None:
+            swap = f.integer("swap")
+        extra = f.mapping("extra_specs") or {}
+        try:
+            return Flavor(
+                name=f.text("original_name", "name") or "",
+                id=f.text("id"),
+                vcpus=f.integer("vcpus") or 1,
+                ram=f.integer("ram") or 0,
+                disk=f.integer("disk") or 0,
+                ephemeral=f.integer("OS-FLV-EXT-DATA:ephemeral", "ephemeral") or 0,
+                swap=swap or 0,
+                extra_specs={str(k): str(v) for k, v in extra.items()},
+            )
+        except InvalidItem as exc:
+            for err in exc.errors:
+                f.error(err.field.removeprefix("flavor."), err.message)
+            return None
+
+    def server_flavor(self, f: Fields, flavors: dict[str, Flavor]) -> Flavor:
+        value = f.data.get("flavor")
+        if value is None:
+            return Flavor()
+        if isinstance(value, str):
+            found = flavors.get(value)
+            if found is None:
+                f.error("flavor", f"unknown flavor {value!r}")
+            return found or Flavor()
+        sub = f.sub("flavor", value)
+        if sub is None:
+            return Flavor()
+        if sub.has("vcpus", "ram"):
+            return self.flavor_fields(sub, None) or Flavor()
+        ref = sub.text("id", "name") or ""
+        found = flavors.get(ref)
+        if found is None:
+            sub.error("id", f"unknown flavor {ref!r} (list it under flavors, or embed it)")
+        return found or Flavor()
+
+    def build_servers(self) -> None:
+        self.new.servers = dict(self.retained("servers"))
+        flavors = self.flavors()
+        for d in self.drafts["servers"]:
+            f = d.f
+            old = self.current.servers.get(d.id)
+            name = f.text("name") or ""
+            key_name = f.text("key_name")
+            if key_name and key_name not in self.ids["keypairs"]:
+                f.error("key_name", f"unknown keypair {key_name!r}")
+            image = f.data.get("image")
+            image_id = image.get("id") if isinstance(image, dict) else image
+            metadata = f.mapping("metadata") or {}
+            for k, v in metadata.items():
+                if not isinstance(v, str):
+                    f.error(f"metadata.{k}", f"must be a string, not {type(v).__name__}")
+            server = self.build(
+                d,
+                Server,
+                id=d.id,
+                name=name,
+                domain_name=f.text("OS-EXT-SRV-ATTR:instance_name")
+                or (old.domain_name if old else name),
+                created=self.created(f, old),
+                hostname=f.text("OS-EXT-SRV-ATTR:hostname") or sanitize_hostname(name),
+                host=f.text("OS-EXT-SRV-ATTR:host"),
+                project_id=f.text("tenant_id", "project_id"),
+                project_name=f.text("project_name"),
+                user_id=f.text("user_id"),
+                user_name=f.text("user_name"),
+                availability_zone=f.text("OS-EXT-AZ:availability_zone"),
+                metadata={k: v for k, v in metadata.items() if isinstance(v, str)},
+                user_data=self.user_data(f),
+                key_name=key_name or None,
+                image_id=image_id if isinstance(image_id, str) and image_id else None,
+                flavor=self.server_flavor(f, flavors),
+                launch_index=f.integer("OS-EXT-SRV-ATTR:launch_index") or 0,
+            )
+            if server is not None:
+                self.new.servers[d.id] = server
+
+    def created(self, f: Fields, old: Server | None) -> datetime:
+        text = f.text("created")
+        if text is None:
+            return old.created if old else self.now
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            f.error("created", f"{text!r} is not an ISO 8601 time")
+            return self.now
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return when.astimezone(UTC)
+
+    def user_data(self, f: Fields) -> bytes | None:
+        encoded = f.text("OS-EXT-SRV-ATTR:user_data")
+        plain = f.text("user_data")
+        if encoded is not None and plain is not None:
+            f.error("user_data", "give either user_data or OS-EXT-SRV-ATTR:user_data, not both")
+        if plain is not None:
+            return plain.encode()
+        if encoded is None:
+            return None
+        try:
+            return base64.b64decode("".join(encoded.split()), validate=True)
+        except (binascii.Error, ValueError):
+            f.error("OS-EXT-SRV-ATTR:user_data", "is not valid base64")
+            return None

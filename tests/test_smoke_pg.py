@@ -1,0 +1,2 @@
+def test_store_opens(store):
+    assert store.revision() == 0
