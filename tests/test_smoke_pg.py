@@ -1,2 +1,0 @@
-def test_store_opens(store):
-    assert store.revision() == 0
