@@ -8,6 +8,7 @@ PostgreSQL and by polling the revision on SQLite.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from guestmeta.apply.changes import Change, Plan, diff
 from guestmeta.model import KINDS, Port, Server, Topology
 from guestmeta.store import schema
-from guestmeta.store.codec import DECODERS, decode_server, encode
+from guestmeta.store.codec import DECODERS, decode_port, decode_server, encode
 from guestmeta.store.engine import WRITE, default_url, make_engine
 from guestmeta.store.migrate import upgrade
 
@@ -226,8 +227,13 @@ class Store:
     @contextmanager
     def reader(self) -> Iterator[Reader]:
         """A connection held open for many lookups (the metadata service's hot path)."""
-        with self.engine.connect() as conn:
-            yield Reader(conn)
+        raw = self.engine.raw_connection()
+        try:
+            yield Reader(raw, self.is_postgres)
+        finally:
+            if self.is_postgres and raw.driver_connection is not None:
+                raw.driver_connection.autocommit = False
+            raw.close()
 
     def server_id_for_address(self, network_id: str, address: str) -> str | None:
         with self.reader() as r:
@@ -243,40 +249,58 @@ class Store:
 
 
 class Reader:
-    """Indexed lookups on one open connection; each runs in its own short transaction."""
+    """Indexed lookups on one open DBAPI connection: the metadata service's hot path.
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+    It skips SQLAlchemy's per-statement machinery and runs fixed SQL on a driver
+    connection in autocommit mode, so each lookup is one indexed read (tens of
+    microseconds) and no transaction stays open between lookups.
+    """
+
+    def __init__(self, raw: Any, postgres: bool) -> None:
+        self.raw = raw
+        if postgres:
+            raw.driver_connection.autocommit = True
+        ph = "%s" if postgres else "?"
+        self._by_address = (
+            f"SELECT server_id FROM fixed_ips WHERE network_id = {ph} AND ip_address = {ph}"
+        )
+        self._by_domain = f"SELECT data FROM servers WHERE domain_name = {ph}"
+        self._by_domain_host = f"{self._by_domain} AND host = {ph}"
+        self._on_host = f"SELECT data FROM servers WHERE host = {ph} ORDER BY name, id"
+        self._ports = f"SELECT data FROM ports WHERE device_id = {ph} ORDER BY seq, id"
+
+    def _rows(self, sql: str, params: tuple[str, ...]) -> list[Any]:
+        cursor = self.raw.cursor()
+        try:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
 
     def server_id_for_address(self, network_id: str, address: str) -> str | None:
-        fx = schema.fixed_ips.c
-        query = select(fx.server_id).where(fx.network_id == network_id, fx.ip_address == address)
-        row = self.conn.execute(query).first()
-        self.conn.rollback()
-        return row[0] if row and row[0] else None
+        """The server that has ``address`` on ``network_id`` (sub-ports count for their trunk's)."""
+        for (server_id,) in self._rows(self._by_address, (network_id, address)):
+            if server_id:
+                return str(server_id)
+        return None
 
     def server_by_domain(self, domain_name: str, host: str | None = None) -> Server | None:
-        sv = schema.servers.c
-        query = select(sv.data).where(sv.domain_name == domain_name)
-        if host is not None:
-            query = query.where(sv.host == host)
-        data = self.conn.execute(query).scalar()
-        self.conn.rollback()
-        return decode_server(data) if data is not None else None
+        if host is None:
+            rows = self._rows(self._by_domain, (domain_name,))
+        else:
+            rows = self._rows(self._by_domain_host, (domain_name, host))
+        return decode_server(_json(rows[0][0])) if rows else None
 
     def servers_on_host(self, host: str) -> list[Server]:
-        sv = schema.servers.c
-        rows = self.conn.execute(select(sv.data).where(sv.host == host).order_by(sv.name))
-        servers = [decode_server(data) for (data,) in rows]
-        self.conn.rollback()
-        return servers
+        return [decode_server(_json(data)) for (data,) in self._rows(self._on_host, (host,))]
 
     def ports_of(self, server_id: str) -> list[Port]:
-        pt = schema.ports.c
-        query = select(pt.data).where(pt.device_id == server_id).order_by(pt.seq, pt.id)
-        ports = [DECODERS["ports"](data) for (data,) in self.conn.execute(query)]
-        self.conn.rollback()
-        return ports
+        return [decode_port(_json(data)) for (data,) in self._rows(self._ports, (server_id,))]
+
+
+def _json(data: Any) -> dict[str, Any]:
+    """psycopg decodes JSONB itself; SQLite hands back the text."""
+    return data if isinstance(data, dict) else json.loads(data)
 
 
 def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:
