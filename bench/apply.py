@@ -21,9 +21,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guestmeta.apply import load_document, plan_apply  # noqa: E402
-from guestmeta.store import Store  # noqa: E402
-from tests.pgcluster import PostgresCluster  # noqa: E402
+from tests.pgcluster import PostgresCluster
+
+from guestmeta.apply import load_document, plan_apply
+from guestmeta.store import Store
 
 TARGET_APPLY_S = 30.0
 TARGET_LOOKUPS_PER_S = 20_000
