@@ -36,6 +36,7 @@ class Context:
     ids: dict[str, set[str]] = field(default_factory=dict)
     names: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     stored_index: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)
 
     def report(self, raw: RawItem, field_name: str, message: str) -> None:
         self.lines.append(f"{raw.path}: {raw.label}: {field_name}: {message}")
@@ -46,14 +47,23 @@ class Context:
         draft.f.errors.clear()
 
     def build(self, draft: Draft, cls: type, **kwargs: Any) -> Any:
-        """Construct a model object, turning its field checks into lines."""
+        """Construct a model object, turning its field checks into lines.
+
+        An item with any problem is left out of the new state and remembered, so the
+        checks of the whole do not report its absence again as "unknown" elsewhere.
+        """
+        had_errors = bool(draft.f.errors)
         self.flush(draft)
         try:
-            return cls(**kwargs)
+            item = cls(**kwargs)
         except InvalidItem as exc:
             for err in exc.errors:
                 self.report(draft.raw, err.field, err.message)
+            item = None
+        if item is None or had_errors:
+            self.failed.add(draft.id)
             return None
+        return item
 
     def retained(self, kind: str) -> dict[str, Any]:
         pruned = self.prune and any(kind in doc.kinds for doc in self.documents)

@@ -37,10 +37,15 @@ def find(topology: Topology, kind: str, ref: str) -> str:
     raise ApplyError([f"no {singular} {ref!r}"])
 
 
-def _checked(current: Topology, new: Topology, doing: str) -> Plan:
-    problems = new.problems()
-    if problems:
-        raise ApplyError([f"cannot {doing}: {p}" for p in problems])
+def _checked(current: Topology, new: Topology, doing: str, gone: str = "") -> Plan:
+    lines = []
+    for p in new.problems():
+        if gone and p.message.endswith(f" {gone!r}"):  # "unknown network 'ID'"
+            lines.append(f"cannot {doing}: {p.kind[:-1]} {p.key} still uses it ({p.field})")
+        else:
+            lines.append(f"cannot {doing}: {p}")
+    if lines:
+        raise ApplyError(lines)
     return Plan(new, diff(current, new))
 
 
@@ -49,7 +54,7 @@ def plan_delete(current: Topology, kind: str, ref: str) -> Plan:
     ident = find(current, kind, ref)
     new = current.copy()
     del new.collection(kind)[ident]
-    return _checked(current, new, f"delete {kind[:-1]} {ident}")
+    return _checked(current, new, f"delete {kind[:-1]} {ident}", gone=ident)
 
 
 def _next_seq(topology: Topology) -> int:

@@ -10,6 +10,7 @@ and the list of changes, or an ApplyError carrying every problem.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -105,6 +106,8 @@ class _Planner(NetworkSteps, PortSteps, ServerSteps):
 
     def check_whole(self) -> None:
         for problem in self.new.problems():
+            if self.failed and _mentions(problem.message, self.failed):
+                continue  # a consequence of an item already reported
             raw = self.where.get((problem.kind, problem.key))
             if raw is not None:
                 self.report(raw, problem.field, problem.message)
@@ -124,11 +127,15 @@ class _Planner(NetworkSteps, PortSteps, ServerSteps):
         for drafts in self.drafts.values():
             for d in drafts:
                 self.flush(d)
-        if not self.lines:
-            self.check_whole()
+        self.check_whole()
         if self.lines:
             raise ApplyError(list(dict.fromkeys(self.lines)))
         return Plan(self.new, diff(self.current, self.new))
+
+
+def _mentions(message: str, idents: set[str]) -> bool:
+    words = set(re.findall(r"[\w.:-]+", message.replace("'", " ")))
+    return not words.isdisjoint(idents)
 
 
 def plan_apply(

@@ -122,6 +122,8 @@ class PortSteps(Context):
         for d, kwargs, entries in pending:
             fixed = []
             for i, (subnet_id, address) in enumerate(entries):
+                if subnet_id not in self.new.subnets:
+                    continue  # the subnet itself was reported
                 if address is None:
                     try:
                         address = allocator.allocate(subnet_id, kwargs["mac_address"])
