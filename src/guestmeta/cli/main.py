@@ -7,13 +7,12 @@ from enum import StrEnum
 from typing import Annotated, NoReturn
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 from guestmeta.apply import ApplyError, SourceError, load_document, plan_apply
 from guestmeta.apply.edit import find, kind_name, plan_attach, plan_delete, plan_detach
 from guestmeta.cli import views
 from guestmeta.cli.output import as_json, print_object, print_rows
-from guestmeta.store import Result, Store, default_url
+from guestmeta.store import Result, Store, StoreError, default_url
 from guestmeta.store.engine import normalize_url
 
 app = typer.Typer(
@@ -55,10 +54,8 @@ def open_store() -> Store:
     url = _state.get("db") or default_url()
     try:
         return Store(normalize_url(url))
-    except SQLAlchemyError as exc:
-        cause = getattr(exc, "orig", None) or exc
-        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-        fail(f"guestmeta: cannot open store {url}: {reason}")
+    except StoreError as exc:
+        fail(f"guestmeta: {exc}")
 
 
 @app.callback()

@@ -15,7 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from guestmeta.apply.changes import Change, Plan, diff
 from guestmeta.model import KINDS, Port, Server, Topology
@@ -77,15 +79,27 @@ def _address_rows(topology: Topology) -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
+class StoreError(RuntimeError):
+    """The store cannot be opened or brought to the current schema; one line, naming it."""
+
+
 class Store:
     def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
         self.url = url or default_url()
-        self.engine = engine or make_engine(self.url)
-        self.is_postgres = self.engine.dialect.name == "postgresql"
-        with self._write() as conn:
-            if self.is_postgres:  # serialise concurrent first-time migrations
-                conn.execute(text("SELECT pg_advisory_xact_lock(7411)"))
-            upgrade(conn)
+        try:
+            self.engine = engine or make_engine(self.url)
+            self.is_postgres = self.engine.dialect.name == "postgresql"
+            with self._write() as conn:
+                if self.is_postgres:  # serialise concurrent first-time migrations
+                    conn.execute(text("SELECT pg_advisory_xact_lock(7411)"))
+                upgrade(conn)
+        except (SQLAlchemyError, OSError, CommandError) as exc:
+            cause = getattr(exc, "orig", None) or exc
+            if isinstance(cause, OSError) and cause.strerror:
+                reason = f"{cause.strerror}: {cause.filename}"
+            else:
+                reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+            raise StoreError(f"cannot open store {self.url}: {reason}") from exc
 
     def close(self) -> None:
         self.engine.dispose()
