@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, NoReturn
 
 import typer
 
-from guestmeta.apply import ApplyError, SourceError, load_document, plan_apply
+from guestmeta.apply import ApplyError, Plan, SourceError, load_document, plan_apply
 from guestmeta.apply.edit import find, kind_name, plan_attach, plan_delete, plan_detach
 from guestmeta.cli import views
 from guestmeta.cli.output import as_json, print_object, print_rows
+from guestmeta.model import Topology
 from guestmeta.store import Result, Store, StoreError, default_url
 from guestmeta.store.engine import normalize_url
 
@@ -94,6 +96,16 @@ def report(result: Result, fmt: Format, verb: str) -> None:
         typer.echo(f"{verb}: nothing to change, store revision {result.revision}")
 
 
+def change(compute: Callable[[Topology], Plan], fmt: Format, verb: str) -> None:
+    """Run one checked change on the store and report it; refusals exit 1."""
+    with open_store() as store:
+        try:
+            result = store.change(compute)
+        except ApplyError as exc:
+            fail(exc.lines)
+    report(result, fmt, verb)
+
+
 @app.command()
 def apply(
     files: Annotated[list[str], typer.Argument(help="YAML or JSON files; - reads stdin")],
@@ -114,16 +126,15 @@ def apply(
             problems.extend(str(exc).splitlines())
     if problems:
         fail(problems)
-    with open_store() as store:
-        try:
-            if dry_run:
+    if dry_run:
+        with open_store() as store:
+            try:
                 plan = plan_apply(store.load(), documents, prune=prune)
-                report(Result(store.revision(), plan.changes, plan.topology), fmt, "dry run")
-                return
-            result = store.change(lambda current: plan_apply(current, documents, prune=prune))
-        except ApplyError as exc:
-            fail(exc.lines)
-    report(result, fmt, "applied")
+            except ApplyError as exc:
+                fail(exc.lines)
+            report(Result(store.revision(), plan.changes, plan.topology), fmt, "dry run")
+        return
+    change(lambda current: plan_apply(current, documents, prune=prune), fmt, "applied")
 
 
 @app.command()
@@ -133,13 +144,11 @@ def delete(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Delete one item; refused while other items still refer to it."""
-    with open_store() as store:
-        try:
-            kind_name(kind)
-            result = store.change(lambda current: plan_delete(current, kind, ref))
-        except ApplyError as exc:
-            fail(exc.lines)
-    report(result, fmt, "deleted")
+    try:
+        kind_name(kind)
+    except ApplyError as exc:
+        fail(exc.lines)
+    change(lambda current: plan_delete(current, kind, ref), fmt, "deleted")
 
 
 @app.command("list")
@@ -176,12 +185,7 @@ def port_attach(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Plug PORT into SERVER (in the store)."""
-    with open_store() as store:
-        try:
-            result = store.change(lambda current: plan_attach(current, port, server))
-        except ApplyError as exc:
-            fail(exc.lines)
-    report(result, fmt, "attached")
+    change(lambda current: plan_attach(current, port, server), fmt, "attached")
 
 
 @port_app.command("detach")
@@ -190,12 +194,7 @@ def port_detach(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Unplug PORT from its server (in the store)."""
-    with open_store() as store:
-        try:
-            result = store.change(lambda current: plan_detach(current, port))
-        except ApplyError as exc:
-            fail(exc.lines)
-    report(result, fmt, "detached")
+    change(lambda current: plan_detach(current, port), fmt, "detached")
 
 
 @app.command()
