@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from guestmeta.apply.changes import SINGULAR
-from guestmeta.apply.fields import Fields
+from guestmeta.apply.fields import Fields, json_type
 from guestmeta.apply.source import Document, RawItem
 from guestmeta.model import InvalidItem, Topology
 
@@ -36,7 +36,9 @@ class Context:
     ids: dict[str, set[str]] = field(default_factory=dict)
     names: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     stored_index: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    failed: set[str] = field(default_factory=set)
+    # Items refused while building, and ids made up in this apply, both as (kind, id).
+    failed: set[tuple[str, str]] = field(default_factory=set)
+    generated: dict[tuple[str, str], RawItem] = field(default_factory=dict)
 
     def report(self, raw: RawItem, field_name: str, message: str) -> None:
         self.lines.append(f"{raw.path}: {raw.label}: {field_name}: {message}")
@@ -46,7 +48,14 @@ class Context:
             self.report(draft.raw, field_name, message)
         draft.f.errors.clear()
 
-    def build(self, draft: Draft, cls: type, **kwargs: Any) -> Any:
+    def mention(self, kind: str, ident: str) -> str:
+        """How a message names an item: by where it is written when its id is new."""
+        raw = self.generated.get((kind, ident))
+        return f"{raw.path}: {raw.label}" if raw else f"{SINGULAR[kind]} {ident}"
+
+    def build(
+        self, draft: Draft, cls: type, aliases: dict[str, str] | None = None, **kwargs: Any
+    ) -> Any:
         """Construct a model object, turning its field checks into lines.
 
         An item with any problem is left out of the new state and remembered, so the
@@ -58,10 +67,11 @@ class Context:
             item = cls(**kwargs)
         except InvalidItem as exc:
             for err in exc.errors:
-                self.report(draft.raw, err.field, err.message)
+                field_name = (aliases or {}).get(err.field, err.field)
+                self.report(draft.raw, field_name, err.message)
             item = None
         if item is None or had_errors:
-            self.failed.add(draft.id)
+            self.failed.add((draft.raw.kind, draft.id))
             return None
         return item
 
@@ -100,5 +110,5 @@ class Context:
             if isinstance(value, str):
                 out.append(value)
             else:
-                f.error(f"{key}[{i}]", f"must be a string, not {type(value).__name__}")
+                f.error(f"{key}[{i}]", f"must be a string, not {json_type(value)}")
         return out

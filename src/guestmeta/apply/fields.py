@@ -9,6 +9,27 @@ from __future__ import annotations
 from typing import Any
 
 _MISSING = object()
+
+
+def json_type(value: Any) -> str:
+    """A JSON value's type as a person would say it: "a string", "an integer", "null"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a {type(value).__name__}"  # YAML dates and the like
+
+
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
                dict: "a mapping"}  # fmt: skip
 
@@ -38,8 +59,7 @@ class Fields:
             return None
         ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
         if not ok:
-            shown = "null" if value is None else type(value).__name__
-            self.error(key, f"must be {_TYPE_NAMES[kind]}, not {shown}")
+            self.error(key, f"must be {_TYPE_NAMES[kind]}, not {json_type(value)}")
             return None
         return value
 
@@ -69,6 +89,6 @@ class Fields:
     def sub(self, prefix: str, data: Any) -> Fields | None:
         """Fields of a nested mapping, whose errors are reported under ``prefix``."""
         if not isinstance(data, dict):
-            self.error(prefix, f"must be a mapping, not {type(data).__name__}")
+            self.error(prefix, f"must be a mapping, not {json_type(data)}")
             return None
         return Fields(data, self.errors, f"{self.prefix}{prefix}.")

@@ -10,12 +10,11 @@ and the list of changes, or an ApplyError carrying every problem.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from guestmeta.apply.changes import ApplyError, Plan, diff
+from guestmeta.apply.changes import SINGULAR, ApplyError, Plan, diff
 from guestmeta.apply.context import Draft
 from guestmeta.apply.fields import Fields
 from guestmeta.apply.networks import NetworkSteps
@@ -97,6 +96,7 @@ class _Planner(NetworkSteps, PortSteps, ServerSteps):
                 if d.id.startswith("new:"):
                     d.id = str(uuid.uuid4())
                     self.where[(kind, d.id)] = d.raw
+                    self.generated[(kind, d.id)] = d.raw
                 ids.add(d.id)
                 name = d.raw.data.get("name")
                 if isinstance(name, str) and name and kind != "keypairs":
@@ -105,14 +105,29 @@ class _Planner(NetworkSteps, PortSteps, ServerSteps):
             self.names[kind] = names
 
     def check_whole(self) -> None:
-        for problem in self.new.problems():
-            if self.failed and _mentions(problem.message, self.failed):
+        """Report the problems of the whole, each on the item of the files it belongs to."""
+        problems = self.new.problems()
+        placed = {(p.kind, p.key): p for p in problems if (p.kind, p.key) in self.where}
+        for problem in problems:
+            if self.failed.intersection(problem.refs):
                 continue  # a consequence of an item already reported
+            message = problem.message
+            for kind, ident in problem.refs:
+                if (kind, ident) in self.generated:
+                    message = message.replace(
+                        f"{SINGULAR[kind]} {ident}", self.mention(kind, ident)
+                    )
             raw = self.where.get((problem.kind, problem.key))
             if raw is not None:
-                self.report(raw, problem.field, problem.message)
-            else:
-                self.lines.append(f"stored {problem}")
+                self.report(raw, problem.field, message)
+            elif not any(
+                (problem.kind, problem.key) in placed[ref].refs
+                for ref in problem.refs
+                if ref in placed
+            ):  # the same problem seen from a stored item, when a named one shares it
+                self.lines.append(
+                    f"stored {problem.kind} {problem.key}: {problem.field}: {message}"
+                )
 
     def run(self) -> Plan:
         self.assign_ids()
@@ -131,11 +146,6 @@ class _Planner(NetworkSteps, PortSteps, ServerSteps):
         if self.lines:
             raise ApplyError(list(dict.fromkeys(self.lines)))
         return Plan(self.new, diff(self.current, self.new))
-
-
-def _mentions(message: str, idents: set[str]) -> bool:
-    words = set(re.findall(r"[\w.:-]+", message.replace("'", " ")))
-    return not words.isdisjoint(idents)
 
 
 def plan_apply(

@@ -9,16 +9,16 @@ from typing import Any
 
 from guestmeta.apply.allocate import Allocator, Exhausted
 from guestmeta.apply.context import Context, Draft
-from guestmeta.apply.fields import Fields
+from guestmeta.apply.fields import Fields, json_type
 from guestmeta.model import Bond, FixedIP, FloatingIP, Port, SubPort, Trunk
 from guestmeta.model.addressing import parse_ip, parse_mac, random_mac
 from guestmeta.model.topology import is_uuid
 
 
 class PortSteps(Context):
-    def claims(self) -> dict[str, Draft]:
-        """Ports that servers name in their ``networks`` list: port id -> server draft."""
-        claimed: dict[str, Draft] = {}
+    def claims(self) -> dict[str, tuple[Draft, int]]:
+        """Ports that servers name in their ``networks`` list: port id -> (server draft, index)."""
+        claimed: dict[str, tuple[Draft, int]] = {}
         for d in self.drafts["servers"]:
             for i, entry in enumerate(d.f.items("networks") or []):
                 sub = d.f.sub(f"networks[{i}]", entry)
@@ -27,16 +27,18 @@ class PortSteps(Context):
                 port_id = self.ref(sub, "ports", "port", required=True)
                 if port_id is None:
                     continue
-                if port_id in claimed and claimed[port_id].id != d.id:
-                    other = claimed[port_id].raw
+                if port_id in claimed and claimed[port_id][0].id != d.id:
+                    other = claimed[port_id][0].raw
                     sub.error(
-                        "port", f"port {port_id} is also claimed by {other.path}: {other.label}"
+                        "port",
+                        f"{self.mention('ports', port_id)} is also claimed by "
+                        f"{other.path}: {other.label}",
                     )
                     continue
-                claimed[port_id] = d
+                claimed[port_id] = (d, i)
         return claimed
 
-    def device(self, f: Fields, claimed_by: str | None) -> str:
+    def device(self, f: Fields, claimed_by: Draft | None) -> str:
         value = f.text("device_id") or ""
         owner = f.text("device_owner") or ""
         server_id = ""
@@ -45,12 +47,13 @@ class PortSteps(Context):
         elif value and (self.names["servers"].get(value) or not (is_uuid(value) or owner)):
             server_id = self.resolve(f, "device_id", "servers", value) or ""
         if claimed_by is not None:
-            if value and (server_id or value) != claimed_by:
+            if value and (server_id or value) != claimed_by.id:
                 f.error(
                     "device_id",
-                    f"port is claimed by server {claimed_by} but plugged into {value}",
+                    f"port is claimed by {claimed_by.raw.path}: {claimed_by.raw.label} "
+                    f"but plugged into {value}",
                 )
-            return claimed_by
+            return claimed_by.id
         return server_id or value
 
     def build_ports(self) -> None:
@@ -58,13 +61,13 @@ class PortSteps(Context):
         retained = self.retained("ports")
         self.new.ports = {}
         seq = max((p.seq for p in self.current.ports.values()), default=0)
-        for pid, server in claimed.items():
+        for pid, (server, index) in claimed.items():
             port = retained.get(pid)
             if port is not None and port.device_id != server.id:
                 if port.device_id in self.ids["servers"]:
                     self.report(
                         server.raw,
-                        "networks",
+                        f"networks[{index}].port",
                         f"port {pid} is plugged into server {port.device_id}",
                     )
                 seq += 1
@@ -95,7 +98,7 @@ class PortSteps(Context):
                 if address is not None:
                     allocator.reserve(subnet_id, address)
             claimer = claimed.get(d.id)
-            device_id = self.device(f, claimer.id if claimer else None)
+            device_id = self.device(f, claimer[0] if claimer else None)
             if old is not None and old.device_id == device_id:
                 port_seq = old.seq
             else:
@@ -219,6 +222,8 @@ class PortSteps(Context):
                     or (by_port.get(port_id) if port_id and not address else None)
                     or str(uuid.uuid4())
                 )
+                if d.id not in self.current.floatingips:
+                    self.generated[("floatingips", d.id)] = d.raw
                 if (("floatingips", d.id)) in self.where:
                     self.report(d.raw, "floating_ip_address", "the same floating IP twice")
                     continue
@@ -283,12 +288,15 @@ class PortSteps(Context):
                     if member is not None:
                         members.append(member)
                 else:
-                    f.error(f"ports[{i}]", f"must be a string, not {type(value).__name__}")
+                    f.error(f"ports[{i}]", f"must be a string, not {json_type(value)}")
             if not f.has("ports"):
                 f.error("ports", "is required")
+            spelled = (("mode", "bond_mode"), ("miimon", "bond_miimon"),
+                       ("xmit_hash_policy", "bond_xmit_hash_policy"))  # fmt: skip
             bond = self.build(
                 d,
                 Bond,
+                aliases={k: alt for k, alt in spelled if f.has(alt) and not f.has(k)},
                 id=d.id,
                 ports=tuple(members),
                 name=f.text("name") or "",

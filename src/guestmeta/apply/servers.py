@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from guestmeta.apply.context import Context
-from guestmeta.apply.fields import Fields
+from guestmeta.apply.fields import Fields, json_type
 from guestmeta.model import Flavor, InvalidItem, Keypair, Server
 from guestmeta.model.server import sanitize_hostname
 
@@ -49,14 +49,16 @@ class ServerSteps(Context):
         elif swap is not None:
             swap = f.integer("swap")
         extra = f.mapping("extra_specs") or {}
+        vcpus, ram, disk = f.integer("vcpus"), f.integer("ram"), f.integer("disk")
+        ephemeral = f.integer("OS-FLV-EXT-DATA:ephemeral", "ephemeral")
         try:
             return Flavor(
                 name=f.text("original_name", "name") or "",
                 id=f.text("id"),
-                vcpus=f.integer("vcpus") or 1,
-                ram=f.integer("ram") or 0,
-                disk=f.integer("disk") or 0,
-                ephemeral=f.integer("OS-FLV-EXT-DATA:ephemeral", "ephemeral") or 0,
+                vcpus=1 if vcpus is None else vcpus,
+                ram=0 if ram is None else ram,
+                disk=0 if disk is None else disk,
+                ephemeral=0 if ephemeral is None else ephemeral,
                 swap=swap or 0,
                 extra_specs={str(k): str(v) for k, v in extra.items()},
             )
@@ -100,10 +102,11 @@ class ServerSteps(Context):
             metadata = f.mapping("metadata") or {}
             for k, v in metadata.items():
                 if not isinstance(v, str):
-                    f.error(f"metadata.{k}", f"must be a string, not {type(v).__name__}")
+                    f.error(f"metadata.{k}", f"must be a string, not {json_type(v)}")
             server = self.build(
                 d,
                 Server,
+                aliases={"OS-EXT-SRV-ATTR:user_data": "user_data"} if f.has("user_data") else None,
                 id=d.id,
                 name=name,
                 domain_name=f.text("OS-EXT-SRV-ATTR:instance_name")

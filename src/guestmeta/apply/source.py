@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from guestmeta.apply.fields import json_type
 from guestmeta.model import KINDS
 
 try:  # libyaml is many times faster on large dumps; fall back to the pure loader.
@@ -96,7 +97,7 @@ def load_document(path: str, text: str | None = None) -> Document:
     if not isinstance(data, dict):
         raise SourceError(
             f"{name}: top level must be a mapping of collections such as 'ports', "
-            f"not a {type(data).__name__}"
+            f"not {json_type(data)}"
         )
     problems: list[str] = []
     items: list[RawItem] = []
@@ -114,7 +115,7 @@ def load_document(path: str, text: str | None = None) -> Document:
         if entries is None:
             entries = []
         if not isinstance(entries, list):
-            problems.append(f"{name}: {key}: must be a list, not a {type(entries).__name__}")
+            problems.append(f"{name}: {key}: must be a list, not {json_type(entries)}")
             continue
         kinds.add(kind)
         for index, entry in enumerate(entries):
@@ -122,7 +123,7 @@ def load_document(path: str, text: str | None = None) -> Document:
                 entry = entry["keypair"]  # Nova wraps each keypair of its list
             if not isinstance(entry, dict):
                 problems.append(
-                    f"{name}: {kind}[{index}]: must be a mapping, not a {type(entry).__name__}"
+                    f"{name}: {kind}[{index}]: must be a mapping, not {json_type(entry)}"
                 )
                 continue
             items.append(RawItem(name, kind, index, entry))

@@ -17,6 +17,9 @@ class Problem:
     key: str  # the item's id (or name when it has no id yet)
     field: str  # the field as written in the OpenStack vocabulary
     message: str
+    # Other items the message names, as (kind, id): lets a caller say where they are
+    # written, and tell a problem of its own from a consequence of another.
+    refs: tuple[tuple[str, str], ...] = ()
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key}: {self.field}: {self.message}"

@@ -9,6 +9,7 @@ from guestmeta.model.addressing import (
     IPAddress,
     IPNetwork,
     default_pool,
+    is_reserved_v4,
     parse_cidr,
     parse_ip,
 )
@@ -89,11 +90,10 @@ class Subnet:
         if self.gateway_ip is not None:
             gw = c.parse("gateway_ip", parse_ip, self.gateway_ip)
             if gw is not None and net is not None:
-                c.check(
-                    "gateway_ip",
-                    gw.version == net.version and gw in net,
-                    f"{self.gateway_ip} is outside {self.cidr}",
-                )
+                inside = gw.version == net.version and gw in net
+                c.check("gateway_ip", inside, f"{self.gateway_ip} is outside {self.cidr}")
+                reserved = is_reserved_v4(gw, net) if inside else None
+                c.check("gateway_ip", reserved is None, f"{gw} {reserved}")
         for field in ("ipv6_address_mode", "ipv6_ra_mode"):
             mode = getattr(self, field)
             if mode is not None:

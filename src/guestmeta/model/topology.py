@@ -109,7 +109,11 @@ class Topology:
         for subnet in self.subnets.values():
             if subnet.network_id not in self.networks:
                 yield Problem(
-                    "subnets", subnet.id, "network_id", f"unknown network {subnet.network_id!r}"
+                    "subnets",
+                    subnet.id,
+                    "network_id",
+                    f"unknown network {subnet.network_id!r}",
+                    (("networks", subnet.network_id),),
                 )
                 continue
             by_network[subnet.network_id].append(subnet)
@@ -128,13 +132,15 @@ class Topology:
             for i, (net, subnet) in enumerate(nets):
                 for other_net, other in nets[i + 1 :]:
                     if net.version == other_net.version and net.overlaps(other_net):
-                        yield Problem(
-                            "subnets",
-                            other.id,
-                            "cidr",
-                            f"{other.cidr} overlaps subnet {subnet.id} ({subnet.cidr}) "
-                            f"on the same network",
-                        )
+                        # Each side names the other: the caller keeps the one it can place.
+                        for a, b in ((other, subnet), (subnet, other)):
+                            yield Problem(
+                                "subnets",
+                                a.id,
+                                "cidr",
+                                f"{a.cidr} overlaps subnet {b.id} ({b.cidr}) on the same network",
+                                (("subnets", b.id),),
+                            )
 
     def _check_ports(self) -> Iterable[Problem]:
         macs: dict[tuple[str, str], str] = {}
@@ -144,7 +150,11 @@ class Topology:
         for port in self.ports.values():
             if port.network_id not in self.networks:
                 yield Problem(
-                    "ports", port.id, "network_id", f"unknown network {port.network_id!r}"
+                    "ports",
+                    port.id,
+                    "network_id",
+                    f"unknown network {port.network_id!r}",
+                    (("networks", port.network_id),),
                 )
             key = (port.network_id, port.mac_address)
             if key in macs:
@@ -153,6 +163,7 @@ class Topology:
                     port.id,
                     "mac_address",
                     f"{port.mac_address} is already used by port {macs[key]} on the same network",
+                    (("ports", macs[key]),),
                 )
             else:
                 macs[key] = port.id
@@ -165,6 +176,7 @@ class Topology:
                         port.id,
                         f"{field_name}.subnet_id",
                         f"unknown subnet {fixed.subnet_id!r}",
+                        (("subnets", fixed.subnet_id),),
                     )
                     continue
                 if subnet.network_id != port.network_id:
@@ -173,6 +185,7 @@ class Topology:
                         port.id,
                         f"{field_name}.subnet_id",
                         f"subnet {subnet.id} is not on the port's network {port.network_id}",
+                        (("subnets", subnet.id), ("networks", port.network_id)),
                     )
                 address = parse_ip(fixed.ip_address)
                 net = nets[subnet.id]
@@ -182,6 +195,7 @@ class Topology:
                         port.id,
                         f"{field_name}.ip_address",
                         f"{fixed.ip_address} is outside subnet {subnet.id} ({subnet.cidr})",
+                        (("subnets", subnet.id),),
                     )
                     continue
                 reserved = is_reserved_v4(address, net)
@@ -206,6 +220,7 @@ class Topology:
                         f"{field_name}.ip_address",
                         f"{address} is already used by port {addresses[akey]} "
                         f"in subnet {subnet.id}",
+                        (("ports", addresses[akey]), ("subnets", subnet.id)),
                     )
                 else:
                     addresses[akey] = port.id
@@ -219,7 +234,13 @@ class Topology:
                 field_name = f"trunk_details.sub_ports[{i}].port_id"
                 child = self.ports.get(sub.port_id)
                 if child is None:
-                    yield Problem("ports", port.id, field_name, f"unknown port {sub.port_id!r}")
+                    yield Problem(
+                        "ports",
+                        port.id,
+                        field_name,
+                        f"unknown port {sub.port_id!r}",
+                        (("ports", sub.port_id),),
+                    )
                     continue
                 if sub.port_id in owner:
                     yield Problem(
@@ -227,11 +248,16 @@ class Topology:
                         port.id,
                         field_name,
                         f"port {sub.port_id} is already a sub-port of {owner[sub.port_id]}",
+                        (("ports", sub.port_id), ("ports", owner[sub.port_id])),
                     )
                 owner[sub.port_id] = port.id
                 if child.trunk is not None and child.trunk.sub_ports:
                     yield Problem(
-                        "ports", port.id, field_name, f"port {sub.port_id} is itself a trunk parent"
+                        "ports",
+                        port.id,
+                        field_name,
+                        f"port {sub.port_id} is itself a trunk parent",
+                        (("ports", sub.port_id),),
                     )
                 if child.device_id in self.servers:
                     yield Problem(
@@ -239,10 +265,14 @@ class Topology:
                         port.id,
                         field_name,
                         f"port {sub.port_id} is plugged into server {child.device_id} directly",
+                        (("ports", sub.port_id), ("servers", child.device_id)),
                     )
 
     def _check_floatingips(self) -> Iterable[Problem]:
         seen: dict[str, str] = {}
+        subnets_of: dict[str, list[Subnet]] = defaultdict(list)
+        for subnet in self.subnets.values():
+            subnets_of[subnet.network_id].append(subnet)
         for fip in self.floatingips.values():
             if fip.floating_ip_address in seen:
                 yield Problem(
@@ -251,6 +281,7 @@ class Topology:
                     "floating_ip_address",
                     f"{fip.floating_ip_address} is already floating IP "
                     f"{seen[fip.floating_ip_address]}",
+                    (("floatingips", seen[fip.floating_ip_address]),),
                 )
             seen[fip.floating_ip_address] = fip.id
             if fip.floating_network_id is not None and fip.floating_network_id not in self.networks:
@@ -259,12 +290,30 @@ class Topology:
                     fip.id,
                     "floating_network_id",
                     f"unknown network {fip.floating_network_id!r}",
+                    (("networks", fip.floating_network_id),),
                 )
+            elif fip.floating_network_id is not None:
+                address = parse_ip(fip.floating_ip_address)
+                nets = [s.network for s in subnets_of.get(fip.floating_network_id, ())]
+                if nets and not any(address in net for net in nets):
+                    yield Problem(
+                        "floatingips",
+                        fip.id,
+                        "floating_ip_address",
+                        f"{address} is in no subnet of network {fip.floating_network_id}",
+                        (("networks", fip.floating_network_id),),
+                    )
             if fip.port_id is None:
                 continue
             port = self.ports.get(fip.port_id)
             if port is None:
-                yield Problem("floatingips", fip.id, "port_id", f"unknown port {fip.port_id!r}")
+                yield Problem(
+                    "floatingips",
+                    fip.id,
+                    "port_id",
+                    f"unknown port {fip.port_id!r}",
+                    (("ports", fip.port_id),),
+                )
                 continue
             have = {ip.ip_address for ip in port.fixed_ips}
             if fip.fixed_ip_address is None or fip.fixed_ip_address not in have:
@@ -273,6 +322,7 @@ class Topology:
                     fip.id,
                     "fixed_ip_address",
                     f"{fip.fixed_ip_address} is not an address of port {port.id}",
+                    (("ports", port.id),),
                 )
 
     def _check_bonds(self) -> Iterable[Problem]:
@@ -284,7 +334,13 @@ class Topology:
             for port_id in bond.ports:
                 port = self.ports.get(port_id)
                 if port is None:
-                    yield Problem("bonds", bond.id, "ports", f"unknown port {port_id!r}")
+                    yield Problem(
+                        "bonds",
+                        bond.id,
+                        "ports",
+                        f"unknown port {port_id!r}",
+                        (("ports", port_id),),
+                    )
                     continue
                 if port_id in member_of:
                     yield Problem(
@@ -292,10 +348,17 @@ class Topology:
                         bond.id,
                         "ports",
                         f"port {port_id} is already in bond {member_of[port_id]}",
+                        (("ports", port_id), ("bonds", member_of[port_id])),
                     )
                 member_of[port_id] = bond.id
                 if port_id in parents:
-                    yield Problem("bonds", bond.id, "ports", f"port {port_id} is a trunk sub-port")
+                    yield Problem(
+                        "bonds",
+                        bond.id,
+                        "ports",
+                        f"port {port_id} is a trunk sub-port",
+                        (("ports", port_id),),
+                    )
                 servers.add(port.device_id)
                 networks.add(port.network_id)
             if len(servers) > 1 or "" in servers or not servers <= self.servers.keys():
@@ -312,7 +375,11 @@ class Topology:
         for server in self.servers.values():
             if server.key_name is not None and server.key_name not in self.keypairs:
                 yield Problem(
-                    "servers", server.id, "key_name", f"unknown keypair {server.key_name!r}"
+                    "servers",
+                    server.id,
+                    "key_name",
+                    f"unknown keypair {server.key_name!r}",
+                    (("keypairs", server.key_name),),
                 )
             key = (server.host, server.domain_name)
             if key in domains:
@@ -322,5 +389,6 @@ class Topology:
                     "OS-EXT-SRV-ATTR:instance_name",
                     f"domain {server.domain_name!r} is already server {domains[key]}"
                     + (f" on host {server.host}" if server.host else ""),
+                    (("servers", domains[key]),),
                 )
             domains[key] = server.id

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -24,7 +23,7 @@ from guestmeta.model import KINDS, Port, Server, Topology
 from guestmeta.store import schema
 from guestmeta.store.codec import DECODERS, decode_port, decode_server, encode
 from guestmeta.store.engine import WRITE, default_url, make_engine
-from guestmeta.store.migrate import upgrade
+from guestmeta.store.migrate import MigrationError, upgrade
 
 CHANNEL = "guestmeta_revision"
 POLL_INTERVAL = 0.05
@@ -93,7 +92,7 @@ class Store:
                 if self.is_postgres:  # serialise concurrent first-time migrations
                     conn.execute(text("SELECT pg_advisory_xact_lock(7411)"))
                 upgrade(conn)
-        except (SQLAlchemyError, OSError, CommandError) as exc:
+        except (SQLAlchemyError, OSError, MigrationError) as exc:
             cause = getattr(exc, "orig", None) or exc
             if isinstance(cause, OSError) and cause.strerror:
                 reason = f"{cause.strerror}: {cause.filename}"
