@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from guestmeta.apply.context import Context
 from guestmeta.model import AllocationPool, HostRoute, Network, Subnet
-from guestmeta.model.addressing import parse_ip
+from guestmeta.model.addressing import parse_cidr, parse_ip
+
+
+def default_gateway(cidr: str) -> str | None:
+    """The first address of the CIDR, as Neutron gives a subnet created without gateway_ip."""
+    try:
+        network = parse_cidr(cidr)
+    except ValueError:
+        return None  # the subnet reports its cidr
+    if network.num_addresses < 2:
+        return None
+    return str(network.network_address + 1)
 
 
 class NetworkSteps(Context):
@@ -55,6 +66,8 @@ class NetworkSteps(Context):
                     pools.append(AllocationPool(sub.text("start") or "", sub.text("end") or ""))
             dns = self.strings(f, "dns_nameservers")
             gateway = f.text("gateway_ip")
+            if not f.has("gateway_ip") and cidr:
+                gateway = default_gateway(cidr)  # Neutron's default; null means none
             enable_dhcp = f.boolean("enable_dhcp")
             subnet = self.build(
                 d,

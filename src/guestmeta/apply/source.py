@@ -107,6 +107,8 @@ def load_document(path: str, text: str | None = None) -> Document:
             kind, entries = SINGULAR[key], [value]
         elif key in FILE_KINDS:
             kind, entries = key, value
+        elif key.removesuffix("_links") in FILE_KINDS:
+            continue  # pagination links of a saved API page
         else:
             problems.append(
                 f"{name}: unknown top-level key {key!r} (expected one of {', '.join(FILE_KINDS)})"

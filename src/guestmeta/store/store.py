@@ -8,6 +8,7 @@ PostgreSQL and by polling the revision on SQLite.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -292,6 +293,10 @@ class Reader:
 
     def server_id_for_address(self, network_id: str, address: str) -> str | None:
         """The server that has ``address`` on ``network_id`` (sub-ports count for their trunk's)."""
+        try:
+            address = str(ipaddress.ip_address(address))  # stored in canonical form
+        except ValueError:
+            return None
         for (server_id,) in self._rows(self._by_address, (network_id, address)):
             if server_id:
                 return str(server_id)
