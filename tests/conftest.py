@@ -12,6 +12,16 @@ from guestmeta.store import Store
 from tests.pgcluster import PostgresCluster
 
 DATA = Path(__file__).parent / "data"
+# A dump saved from a real Neutron and Nova API, one file per response.
+DUMP = DATA / "openstack"
+DUMP_FILES = (
+    "networks.json",
+    "subnets.json",
+    "ports.json",
+    "floatingips.json",
+    "servers.json",
+    "keypairs.json",
+)
 _databases = itertools.count()
 
 

@@ -18,17 +18,7 @@ from guestmeta.apply import Change, load_document, plan_apply
 from guestmeta.apply.source import Document
 from guestmeta.model import FixedIP, HostRoute, SubPort
 from guestmeta.store import Result, Store
-from tests.conftest import DATA
-
-DUMP = DATA / "openstack"
-FILES = (
-    "networks.json",
-    "subnets.json",
-    "ports.json",
-    "floatingips.json",
-    "servers.json",
-    "keypairs.json",
-)
+from tests.conftest import DUMP, DUMP_FILES
 
 PROJECT = "8d1a5e0c2f4b4e6a9c3d7b5f1e2a4c60"
 USER = "c4a2f6e8b0d14f2a8c6e4b2d0f8a6c41"
@@ -74,7 +64,7 @@ PORT_FIP_WEB01 = "49fd9c35-e93d-5461-ad9b-74ddf5dadbf2"
 
 
 def documents(*names: str) -> list[Document]:
-    return [load_document(str(DUMP / name)) for name in names or FILES]
+    return [load_document(str(DUMP / name)) for name in names or DUMP_FILES]
 
 
 def apply(store: Store, docs: list[Document], prune: bool = False) -> Result:

@@ -22,16 +22,8 @@ from guestmeta.apply.source import Document
 from guestmeta.model import FloatingIP, Network, Topology
 from guestmeta.store import Result, Store, schema
 from guestmeta.store.migrate import HEAD, current_revision
-from tests.conftest import DATA
+from tests.conftest import DATA, DUMP, DUMP_FILES
 
-DUMP_FILES = (
-    "networks.json",
-    "subnets.json",
-    "ports.json",
-    "floatingips.json",
-    "servers.json",
-    "keypairs.json",
-)
 NET_PRIVATE = "d8d10649-3e54-531f-bf48-c05e4ae73125"
 NET_VLAN120 = "91b00110-69b5-5b95-a762-2fd7ea3420de"
 NET_STORAGE = "2ece46d2-a32b-5d3a-a675-6d52c7ff82bc"
@@ -54,7 +46,7 @@ def apply(store: Store, docs: list[Document]) -> Result:
 
 @pytest.fixture
 def dump(store: Store) -> Store:
-    apply(store, [load_document(str(DATA / "openstack" / name)) for name in DUMP_FILES])
+    apply(store, [load_document(str(DUMP / name)) for name in DUMP_FILES])
     return store
 
 

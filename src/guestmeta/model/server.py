@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 
 from guestmeta.model._checks import Checker
 
@@ -24,9 +26,10 @@ class Flavor:
     disk: int = 0  # GiB
     ephemeral: int = 0  # GiB
     swap: int = 0  # MiB, as in Nova's flavor API
-    extra_specs: dict[str, str] = field(default_factory=dict)
+    extra_specs: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        _freeze(self, "extra_specs")
         c = Checker()
         c.check("flavor.vcpus", self.vcpus >= 1, f"{self.vcpus} must be at least 1")
         for name in ("ram", "disk", "ephemeral", "swap"):
@@ -63,7 +66,7 @@ class Server:
     user_id: str | None = None
     user_name: str | None = None
     availability_zone: str | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, str] = field(default_factory=dict)
     user_data: bytes | None = None
     key_name: str | None = None
     image_id: str | None = None
@@ -71,6 +74,7 @@ class Server:
     launch_index: int = 0
 
     def __post_init__(self) -> None:
+        _freeze(self, "metadata")
         c = Checker()
         c.check("name", bool(self.name), "must not be empty")
         c.check(
@@ -96,6 +100,11 @@ class Server:
             c.check("metadata", len(value) <= 255, f"value of {key!r} is over 255 characters")
         c.check("OS-EXT-SRV-ATTR:launch_index", self.launch_index >= 0, "must not be negative")
         c.done()
+
+
+def _freeze(item: object, name: str) -> None:
+    """Give a frozen dataclass a read-only copy of a mapping field, so it is immutable too."""
+    object.__setattr__(item, name, MappingProxyType(dict(getattr(item, name))))
 
 
 def sanitize_hostname(name: str) -> str:
