@@ -82,8 +82,8 @@ class _Planner(NetworkSteps, PortSteps, ServerSteps):
         return stored[0] if stored else f"new:{name}"
 
     def index_names(self) -> None:
-        self.ids: dict[str, set[str]] = {}
-        self.names: dict[str, dict[str, list[str]]] = {}
+        self.ids = {}
+        self.names = {}
         for kind in (*KINDS, "flavors"):
             ids: set[str] = set()
             names: dict[str, list[str]] = defaultdict(list)

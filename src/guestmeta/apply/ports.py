@@ -73,7 +73,7 @@ class PortSteps(Context):
                 seq += 1
                 retained[pid] = replace(port, device_id=server.id, seq=seq)
         self.new.ports.update(retained)
-        taken = {p.mac_address for p in retained.values()}
+        taken = {p.mac_address for p in (*self.current.ports.values(), *retained.values())}
         explicit: dict[str, str] = {}
         for d in self.drafts["ports"]:
             mac = d.f.text("mac_address")
