@@ -293,10 +293,11 @@ class Reader:
 
     def server_id_for_address(self, network_id: str, address: str) -> str | None:
         """The server that has ``address`` on ``network_id`` (sub-ports count for their trunk's)."""
-        try:
-            address = str(ipaddress.ip_address(address))  # stored in canonical form
-        except ValueError:
-            return None
+        if ":" in address:  # IPv6 has many spellings; addresses are stored canonical
+            try:
+                address = str(ipaddress.IPv6Address(address))
+            except ValueError:
+                return None
         for (server_id,) in self._rows(self._by_address, (network_id, address)):
             if server_id:
                 return str(server_id)
