@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from guestmeta.apply.changes import Change, Plan, diff
-from guestmeta.model import KINDS, Port, Server, Topology
+from guestmeta.apply.changes import Change, Plan
+from guestmeta.model import KINDS, Server, Topology
 from guestmeta.store import schema
-from guestmeta.store.codec import DECODERS, decode_port, decode_server, encode
+from guestmeta.store.codec import DECODERS, decode_server, encode
 from guestmeta.store.engine import WRITE, default_url, make_engine
 from guestmeta.store.migrate import MigrationError, upgrade
 
@@ -144,10 +144,6 @@ class Store:
             if self.is_postgres:
                 conn.execute(text("SELECT pg_notify(:c, :r)"), {"c": CHANNEL, "r": str(revision)})
             return Result(revision, plan.changes, plan.topology)
-
-    def replace(self, topology: Topology) -> Result:
-        """Make the stored state exactly ``topology`` (already validated by the caller)."""
-        return self.change(lambda current: Plan(topology, diff(current, topology)))
 
     def _lock_revision(self, conn: Connection) -> int:
         query = select(schema.state.c.value).where(schema.state.c.key == "revision")
@@ -281,7 +277,6 @@ class Reader:
         self._by_domain = f"SELECT data FROM servers WHERE domain_name = {ph}"
         self._by_domain_host = f"{self._by_domain} AND host = {ph}"
         self._on_host = f"SELECT data FROM servers WHERE host = {ph} ORDER BY name, id"
-        self._ports = f"SELECT data FROM ports WHERE device_id = {ph} ORDER BY seq, id"
 
     def _rows(self, sql: str, params: tuple[str, ...]) -> list[Any]:
         cursor = self.raw.cursor()
@@ -312,9 +307,6 @@ class Reader:
 
     def servers_on_host(self, host: str) -> list[Server]:
         return [decode_server(_json(data)) for (data,) in self._rows(self._on_host, (host,))]
-
-    def ports_of(self, server_id: str) -> list[Port]:
-        return [decode_port(_json(data)) for (data,) in self._rows(self._ports, (server_id,))]
 
 
 def _json(data: Any) -> dict[str, Any]:
