@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import UTC, datetime
-from typing import Any
 
 from guestmeta.apply.context import Context
 from guestmeta.apply.fields import Fields, json_type
@@ -34,7 +33,7 @@ class ServerSteps(Context):
     def flavors(self) -> dict[str, Flavor]:
         found: dict[str, Flavor] = {}
         for d in self.drafts["flavors"]:
-            flavor = self.flavor_fields(d.f, d.raw.data.get("name"))
+            flavor = self.flavor_fields(d.f)
             self.flush(d)
             if flavor is not None:
                 found[d.id] = flavor
@@ -42,7 +41,7 @@ class ServerSteps(Context):
                     found.setdefault(d.raw.data["name"], flavor)
         return found
 
-    def flavor_fields(self, f: Fields, name: Any) -> Flavor | None:
+    def flavor_fields(self, f: Fields) -> Flavor | None:
         swap = f.data.get("swap")
         if swap == "":  # Nova reports no swap as an empty string
             swap = 0
@@ -80,7 +79,7 @@ class ServerSteps(Context):
         if sub is None:
             return Flavor()
         if sub.has("vcpus", "ram"):
-            return self.flavor_fields(sub, None) or Flavor()
+            return self.flavor_fields(sub) or Flavor()
         ref = sub.text("id", "name") or ""
         found = flavors.get(ref)
         if found is None:
@@ -94,9 +93,7 @@ class ServerSteps(Context):
             f = d.f
             old = self.current.servers.get(d.id)
             name = f.text("name") or ""
-            key_name = f.text("key_name")
-            if key_name and key_name not in self.ids["keypairs"]:
-                f.error("key_name", f"unknown keypair {key_name!r}")
+            key_name = f.text("key_name")  # checked with the whole, like every reference
             image = f.data.get("image")
             image_id = image.get("id") if isinstance(image, dict) else image
             metadata = f.mapping("metadata") or {}
