@@ -28,6 +28,7 @@ from guestmeta.store.migrate import MigrationError, upgrade
 
 CHANNEL = "guestmeta_revision"
 POLL_INTERVAL = 0.05
+_REVISION = select(schema.state.c.value).where(schema.state.c.key == "revision")
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ class Store:
             return Result(revision, plan.changes, plan.topology)
 
     def _lock_revision(self, conn: Connection) -> int:
-        query = select(schema.state.c.value).where(schema.state.c.key == "revision")
+        query = _REVISION
         if self.is_postgres:
             query = query.with_for_update()
         return int(conn.execute(query).scalar_one())
@@ -195,8 +196,7 @@ class Store:
 
     def revision(self) -> int:
         with self._read() as conn:
-            query = select(schema.state.c.value).where(schema.state.c.key == "revision")
-            return int(conn.execute(query).scalar_one())
+            return int(conn.execute(_REVISION).scalar_one())
 
     def wait_for_revision(self, after: int, timeout: float) -> int:
         """Block until the revision is above ``after`` or ``timeout`` passes; return it."""
