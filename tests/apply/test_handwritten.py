@@ -369,3 +369,27 @@ ports:
         "dual-slaac": "2001:db8:31:0:f816:3eff:fe00:1",
         "dual-stateful": "2001:db8:32::2",
     }
+
+
+def test_new_floating_ips_without_addresses_get_distinct_ones() -> None:
+    text = """
+networks: [{name: lan}, {name: public, router:external: true}]
+subnets:
+  - {name: lan-v4, network_id: lan, cidr: 192.168.1.0/24}
+  - {name: pub-v4, network_id: public, cidr: 203.0.113.0/29}
+ports:
+  - {name: a, network_id: lan}
+  - {name: b, network_id: lan}
+floatingips:
+  - {floating_network_id: public, port_id: a}
+  - {floating_network_id: public, port_id: b}
+"""
+    doc = load_document("fips.yaml", text)
+    plan = plan_apply(Topology(), [doc])
+    ports = {p.id: p.name for p in plan.topology.ports.values()}
+    got = {
+        ports[f.port_id or ""]: f.floating_ip_address for f in plan.topology.floatingips.values()
+    }
+    # 203.0.113.0/29: .0 network, .1 the default gateway, so .2 then .3 in file order
+    assert got == {"a": "203.0.113.2", "b": "203.0.113.3"}
+    assert plan_apply(plan.topology, [doc]).changes == []

@@ -210,7 +210,7 @@ class PortSteps(Context):
         retained = self.retained("floatingips")
         by_address = {f.floating_ip_address: f.id for f in self.current.floatingips.values()}
         by_port = {f.port_id: f.id for f in self.current.floatingips.values() if f.port_id}
-        built: dict[str, FloatingIP] = {}
+        pending: list[tuple[Draft, dict[str, Any]]] = []
         for d in self.drafts["floatingips"]:
             f = d.f
             port_id = self.ref(f, "ports", "port_id")
@@ -230,8 +230,6 @@ class PortSteps(Context):
                 self.where[("floatingips", d.id)] = d.raw
             retained.pop(d.id, None)
             old = self.current.floatingips.get(d.id)
-            if not address:
-                address = old.floating_ip_address if old else self.allocate_floating(d, network_id)
             fixed = f.text("fixed_ip_address")
             port = self.new.ports.get(port_id or "")
             if fixed is None and port is not None:
@@ -239,37 +237,56 @@ class PortSteps(Context):
                 if not v4:
                     f.error("fixed_ip_address", f"port {port.id} has no IPv4 address to map to")
                 fixed = v4[0] if v4 else None
-            fip = self.build(
-                d,
-                FloatingIP,
+            kwargs: dict[str, Any] = dict(
                 id=d.id,
-                floating_ip_address=address or "",
+                floating_ip_address=address or (old.floating_ip_address if old else None),
                 floating_network_id=network_id,
                 port_id=port_id,
                 fixed_ip_address=fixed,
                 project_id=f.text("project_id", "tenant_id"),
             )
+            pending.append((d, kwargs))
+        # Addresses are allocated once every given or kept one is known, from one
+        # allocator per floating network, so two new floating IPs never get the same.
+        taken = {f.floating_ip_address for f in retained.values()}
+        taken.update(k["floating_ip_address"] for _, k in pending if k["floating_ip_address"])
+        allocators: dict[str, Allocator | None] = {}
+        built: dict[str, FloatingIP] = {}
+        for d, kwargs in pending:
+            if not kwargs["floating_ip_address"]:
+                network_id = kwargs["floating_network_id"] or ""
+                if network_id not in allocators:
+                    allocators[network_id] = self.floating_allocator(network_id, taken)
+                allocated = self.allocate_floating(d, allocators[network_id])
+                kwargs["floating_ip_address"] = allocated or ""
+            fip = self.build(d, FloatingIP, **kwargs)
             if fip is not None:
                 built[d.id] = fip
         self.new.floatingips = {**retained, **built}
 
-    def allocate_floating(self, d: Draft, network_id: str | None) -> str | None:
+    def floating_allocator(self, network_id: str, taken: set[str]) -> Allocator | None:
+        """An allocator over the floating network's IPv4 subnets, with what is in use reserved."""
         subnets = {
             s.id: s
             for s in self.new.subnets.values()
             if s.network_id == network_id and s.ip_version == 4
         }
         if not subnets:
-            d.f.error("floating_ip_address", "is required when floating_network_id has no subnet")
             return None
         allocator = Allocator(subnets)
         for port in self.new.ports.values():
             for ip in port.fixed_ips:
                 allocator.reserve(ip.subnet_id, ip.ip_address)
-        for fip in self.new.floatingips.values():
+        for address in taken:
             for sid in subnets:
-                allocator.reserve(sid, fip.floating_ip_address)
-        for sid in subnets:
+                allocator.reserve(sid, address)
+        return allocator
+
+    def allocate_floating(self, d: Draft, allocator: Allocator | None) -> str | None:
+        if allocator is None:
+            d.f.error("floating_ip_address", "is required when floating_network_id has no subnet")
+            return None
+        for sid in allocator.subnets:
             try:
                 return allocator.allocate(sid, "")
             except Exhausted:
