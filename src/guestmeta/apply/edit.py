@@ -57,10 +57,6 @@ def plan_delete(current: Topology, kind: str, ref: str) -> Plan:
     return _checked(current, new, f"delete {kind[:-1]} {ident}", gone=ident)
 
 
-def _next_seq(topology: Topology) -> int:
-    return max((p.seq for p in topology.ports.values()), default=0) + 1
-
-
 def plan_attach(current: Topology, port_ref: str, server_ref: str) -> Plan:
     port_id = find(current, "ports", port_ref)
     server_id = find(current, "servers", server_ref)
@@ -72,7 +68,7 @@ def plan_attach(current: Topology, port_ref: str, server_ref: str) -> Plan:
     new = current.copy()
     owner = port.device_owner if port.device_owner.startswith("compute:") else "compute:nova"
     new.ports[port_id] = replace(
-        port, device_id=server_id, device_owner=owner, seq=_next_seq(current)
+        port, device_id=server_id, device_owner=owner, seq=current.last_seq() + 1
     )
     return _checked(current, new, f"attach port {port_id}")
 

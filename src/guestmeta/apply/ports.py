@@ -60,7 +60,7 @@ class PortSteps(Context):
         claimed = self.claims()
         retained = self.retained("ports")
         self.new.ports = {}
-        seq = max((p.seq for p in self.current.ports.values()), default=0)
+        seq = self.current.last_seq()
         for pid, (server, index) in claimed.items():
             port = retained.get(pid)
             if port is not None and port.device_id != server.id:

@@ -60,6 +60,10 @@ class Topology:
                     parents[sub.port_id] = (port, sub.segmentation_id)
         return parents
 
+    def last_seq(self) -> int:
+        """The newest attachment order given to a port; the next attach gets one more."""
+        return max((p.seq for p in self.ports.values()), default=0)
+
     def server_ports(self, server_id: str) -> list[Port]:
         """The ports a server is plugged into, in attachment order (sub-ports excluded)."""
         ports = [p for p in self.ports.values() if p.device_id == server_id]
