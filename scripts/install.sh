@@ -8,8 +8,11 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 lock=${GUESTMETA_LOCK:-requirements.lock}
 
-# System packages: PostgreSQL is the shared store and the tests start their own cluster.
-apt_packages=(postgresql)
+# System packages: PostgreSQL is the shared store (the tests start their own cluster);
+# libvirt and QEMU run the guests (libvirt-dev and pkg-config build libvirt-python);
+# cloud-init is the real consumer the tests check our documents with.
+apt_packages=(postgresql libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
+    pkg-config qemu-system-x86 cloud-init)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -5,17 +5,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
 from guestmeta.apply import ApplyError, Plan, SourceError, load_document, plan_apply
-from guestmeta.apply.edit import find, kind_name, plan_attach, plan_delete, plan_detach
+from guestmeta.apply.edit import kind_name, plan_attach, plan_delete, plan_detach
 from guestmeta.cli import views
+from guestmeta.cli.common import Format, FormatOption, _state, fail, load_server, open_store
 from guestmeta.cli.output import as_json, print_object, print_rows
+from guestmeta.cli.render import render_app
 from guestmeta.model import Topology
-from guestmeta.store import Result, Store, StoreError, default_url
-from guestmeta.store.engine import normalize_url
+from guestmeta.store import Result
 
 app = typer.Typer(
     help="Identity, network configuration and IP inventory for libvirt/KVM guests.",
@@ -25,11 +26,7 @@ app = typer.Typer(
 )
 port_app = typer.Typer(help="Plug ports into servers and unplug them.", no_args_is_help=True)
 app.add_typer(port_app, name="port")
-
-
-class Format(StrEnum):
-    table = "table"
-    json = "json"
+app.add_typer(render_app, name="render")
 
 
 class Kind(StrEnum):
@@ -38,26 +35,6 @@ class Kind(StrEnum):
     networks = "networks"
     subnets = "subnets"
     floatingips = "floatingips"
-
-
-FormatOption = Annotated[
-    Format, typer.Option("--format", "-f", help="table for people, json for scripts")
-]
-_state: dict[str, str] = {}
-
-
-def fail(lines: list[str] | str) -> NoReturn:
-    for line in [lines] if isinstance(lines, str) else lines:
-        typer.echo(line, err=True)
-    raise typer.Exit(1)
-
-
-def open_store() -> Store:
-    url = _state.get("db") or default_url()
-    try:
-        return Store(normalize_url(url))
-    except StoreError as exc:
-        fail(f"guestmeta: {exc}")
 
 
 @app.callback()
@@ -168,12 +145,7 @@ def show(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Show one server with its ports, addresses, floating IPs and flavor."""
-    with open_store() as store:
-        topology = store.load()
-    try:
-        server_id = find(topology, "servers", server)
-    except ApplyError as exc:
-        fail(exc.lines)
+    topology, server_id = load_server(server)
     detail = views.server_detail(topology.servers[server_id], topology)
     print_object(detail, fmt.value, views.DETAIL_TABLES)
 

@@ -1,0 +1,49 @@
+"""What every command shares: the output format option, errors, and opening the store."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, NoReturn
+
+import typer
+
+from guestmeta.apply import ApplyError
+from guestmeta.apply.edit import find
+from guestmeta.model import Topology
+from guestmeta.store import Store, StoreError, default_url
+from guestmeta.store.engine import normalize_url
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+FormatOption = Annotated[
+    Format, typer.Option("--format", "-f", help="table for people, json for scripts")
+]
+_state: dict[str, str] = {}
+
+
+def fail(lines: list[str] | str) -> NoReturn:
+    for line in [lines] if isinstance(lines, str) else lines:
+        typer.echo(line, err=True)
+    raise typer.Exit(1)
+
+
+def open_store() -> Store:
+    url = _state.get("db") or default_url()
+    try:
+        return Store(normalize_url(url))
+    except StoreError as exc:
+        fail(f"guestmeta: {exc}")
+
+
+def load_server(ref: str) -> tuple[Topology, str]:
+    """The store's topology and the id of the server ``ref`` names (id, name or domain)."""
+    with open_store() as store:
+        topology = store.load()
+    try:
+        return topology, find(topology, "servers", ref)
+    except ApplyError as exc:
+        fail(exc.lines)
