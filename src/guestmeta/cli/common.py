@@ -13,6 +13,13 @@ from guestmeta.model import Topology
 from guestmeta.store import Store, StoreError, default_url
 from guestmeta.store.engine import normalize_url
 
+app = typer.Typer(
+    help="Identity, network configuration and IP inventory for libvirt/KVM guests.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
 
 class Format(StrEnum):
     table = "table"

@@ -11,19 +11,23 @@ import typer
 
 from guestmeta.apply import ApplyError, Plan, SourceError, load_document, plan_apply
 from guestmeta.apply.edit import kind_name, plan_attach, plan_delete, plan_detach
+from guestmeta.cli import agent as _agent  # noqa: F401  (registers its commands)
+from guestmeta.cli import inventory as _inventory  # noqa: F401  (registers its commands)
 from guestmeta.cli import views
-from guestmeta.cli.common import Format, FormatOption, _state, fail, load_server, open_store
+from guestmeta.cli.common import (
+    Format,
+    FormatOption,
+    _state,
+    app,
+    fail,
+    load_server,
+    open_store,
+)
 from guestmeta.cli.output import as_json, print_object, print_rows
 from guestmeta.cli.render import render_app
 from guestmeta.model import Topology
 from guestmeta.store import Result
 
-app = typer.Typer(
-    help="Identity, network configuration and IP inventory for libvirt/KVM guests.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 port_app = typer.Typer(help="Plug ports into servers and unplug them.", no_args_is_help=True)
 app.add_typer(port_app, name="port")
 app.add_typer(render_app, name="render")
