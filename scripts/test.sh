@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs guestmeta with its development tools and runs every check: lint, format,
-# types, then the whole test suite (which starts its own PostgreSQL).
+# types, then the whole test suite (which starts its own PostgreSQL and libvirtd).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GUESTMETA_LOCK=requirements-dev.lock source "$root/scripts/install.sh"
@@ -15,6 +15,9 @@ if ! grep -qs '^user = "root"' /etc/libvirt/qemu.conf; then
     printf 'user = "root"\ngroup = "root"\n' >> /etc/libvirt/qemu.conf
 fi
 mkdir -p /var/log/libvirt/qemu
+
+# Real consumers and Nova, as oracles for the tests, in a virtual environment of their own.
+bash "$root/scripts/consumers.sh"
 
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench

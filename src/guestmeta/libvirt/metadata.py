@@ -12,6 +12,7 @@ Everything here is pure: values in, XML out, and back. Talking to libvirt is in
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 from importlib.metadata import PackageNotFoundError, version
@@ -19,7 +20,7 @@ from xml.etree.ElementTree import canonicalize
 
 from lxml import etree
 
-from guestmeta.model import Port, Topology
+from guestmeta.model import FloatingIP, Port, Server, Topology
 
 NS = "http://openstack.org/xmlns/libvirt/nova/1.1"
 NS_1_0 = "http://openstack.org/xmlns/libvirt/nova/1.0"
@@ -88,38 +89,77 @@ def _ip(address: str, kind: str) -> IP:
     return IP(kind, address, ipaddress.ip_address(address).version)
 
 
+class _Index:
+    """Ports by server and floating IPs by port, built once for many servers.
+
+    Asking the topology per server scans every port and floating IP each time, which
+    turns a host of a thousand servers into a million steps per pass.
+    """
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self.ports: dict[str, list[Port]] = {}
+        for port in topology.ports.values():
+            if port.device_id:
+                self.ports.setdefault(port.device_id, []).append(port)
+        for ports in self.ports.values():
+            ports.sort(key=lambda p: (p.seq, p.id))
+        self.floating: dict[str, list[FloatingIP]] = {}
+        for fip in topology.floatingips.values():
+            if fip.port_id:
+                self.floating.setdefault(fip.port_id, []).append(fip)
+
+    def port_ips(self, port: Port) -> PortIPs:
+        ips = [_ip(fixed.ip_address, "fixed") for fixed in port.fixed_ips]
+        floating = sorted(
+            self.floating.get(port.id, ()),
+            key=lambda fip: (fip.fixed_ip_address or "", fip.floating_ip_address),
+        )
+        ips += [_ip(fip.floating_ip_address, "floating") for fip in floating]
+        return PortIPs(port.id, tuple(ips))
+
+    def server_port_ips(self, server_id: str) -> tuple[PortIPs, ...]:
+        result: list[PortIPs] = []
+        for port in self.ports.get(server_id, ()):
+            result.append(self.port_ips(port))
+            if port.trunk is not None:
+                for sub in sorted(port.trunk.sub_ports, key=lambda s: s.segmentation_id):
+                    sub_port = self.topology.ports.get(sub.port_id)
+                    if sub_port is not None:
+                        result.append(self.port_ips(sub_port))
+        return tuple(result)
+
+
 def port_ips(topology: Topology, port: Port) -> PortIPs:
     """A port's fixed IPs in their order, then the floating IPs that point at it."""
-    ips = [_ip(fixed.ip_address, "fixed") for fixed in port.fixed_ips]
-    floating = sorted(
-        (fip for fip in topology.floatingips.values() if fip.port_id == port.id),
-        key=lambda fip: (fip.fixed_ip_address or "", fip.floating_ip_address),
-    )
-    ips += [_ip(fip.floating_ip_address, "floating") for fip in floating]
-    return PortIPs(port.id, tuple(ips))
+    return _Index(topology).port_ips(port)
 
 
 def server_port_ips(topology: Topology, server_id: str) -> tuple[PortIPs, ...]:
     """Every port of the server in attachment order, each trunk's sub-ports after it."""
-    result: list[PortIPs] = []
-    for port in topology.server_ports(server_id):
-        result.append(port_ips(topology, port))
-        if port.trunk is not None:
-            for sub in sorted(port.trunk.sub_ports, key=lambda s: s.segmentation_id):
-                sub_port = topology.ports.get(sub.port_id)
-                if sub_port is not None:
-                    result.append(port_ips(topology, sub_port))
-    return tuple(result)
+    return _Index(topology).server_port_ips(server_id)
 
 
 def desired(topology: Topology, server_id: str, package: str | None = None) -> InstanceMetadata:
     """The element a server's domain should carry, from the store's view of it."""
-    server = topology.servers[server_id]
+    return desired_many(topology, [server_id], package)[server_id]
+
+
+def desired_many(
+    topology: Topology, server_ids: Iterable[str], package: str | None = None
+) -> dict[str, InstanceMetadata]:
+    """``desired`` for many servers at the cost of one walk over the ports."""
+    index = _Index(topology)
+    package = package if package is not None else package_version()
+    return {sid: _desired(topology.servers[sid], index, package) for sid in server_ids}
+
+
+def _desired(server: Server, index: _Index, package: str) -> InstanceMetadata:
     flavor = server.flavor
     return InstanceMetadata(
         name=server.name,
         creation_time=server.created.astimezone(UTC).strftime(TIME_FORMAT),
-        package=package if package is not None else package_version(),
+        package=package,
         flavor=FlavorInfo(
             name=flavor.name,
             id=flavor.id,
@@ -137,8 +177,45 @@ def desired(topology: Topology, server_id: str, package: str | None = None) -> I
         project_name=server.project_name,
         root_type="image" if server.image_id else None,
         root_uuid=server.image_id,
-        ports=server_port_ips(topology, server_id),
+        ports=index.server_port_ips(server.id),
     )
+
+
+def differences(old: InstanceMetadata, new: InstanceMetadata) -> list[str]:
+    """What changed from ``old`` to ``new``, in words for the agent's log.
+
+    Ports are named one by one (added, removed, addresses changed); other parts by field.
+    """
+    out = [
+        name
+        for name in (
+            "name",
+            "creation_time",
+            "package",
+            "flavor",
+            "image_uuid",
+            "user_uuid",
+            "user_name",
+            "project_uuid",
+            "project_name",
+            "root_type",
+            "root_uuid",
+        )
+        if getattr(old, name) != getattr(new, name)
+    ]
+    if old.namespace != new.namespace:
+        out.append("namespace")
+    before = {p.uuid: p.ips for p in old.ports}
+    after = {p.uuid: p.ips for p in new.ports}
+    for uuid, ips in after.items():
+        if uuid not in before:
+            out.append(f"+port {uuid} {' '.join(ip.address for ip in ips)}".rstrip())
+        elif before[uuid] != ips:
+            out.append(f"port {uuid} ips {' '.join(ip.address for ip in ips) or '(none)'}")
+    out += [f"-port {uuid}" for uuid in before if uuid not in after]
+    if not out and [p.uuid for p in old.ports] != [p.uuid for p in new.ports]:
+        out.append("port order")
+    return out or ["formatting"]
 
 
 # -- writing ------------------------------------------------------------------------
@@ -235,69 +312,86 @@ def _int(text: str | None) -> int | None:
         return None
 
 
+def _children(parent: etree._Element, prefix: str) -> dict[str, etree._Element]:
+    """Children by local name (first of each), in one pass: the inventory reads
+    thousands of these, and a namespaced ``find`` per child costs several times more."""
+    found: dict[str, etree._Element] = {}
+    cut = len(prefix)
+    for child in parent:
+        tag = child.tag
+        if isinstance(tag, str) and tag.startswith(prefix):
+            found.setdefault(tag[cut:], child)
+    return found
+
+
+def _flavor(el: etree._Element, prefix: str) -> FlavorInfo:
+    parts = _children(el, prefix)
+
+    def number(tag: str) -> int | None:
+        child = parts.get(tag)
+        return _int(child.text) if child is not None else None
+
+    specs = parts.get("extraSpecs")
+    return FlavorInfo(
+        name=el.get("name", ""),
+        id=el.get("id"),
+        memory=number("memory"),
+        disk=number("disk"),
+        swap=number("swap"),
+        ephemeral=number("ephemeral"),
+        vcpus=number("vcpus"),
+        extra_specs=tuple(
+            (spec.get("name", ""), spec.text or "")
+            for spec in (specs if specs is not None else ())
+            if isinstance(spec.tag, str)
+        ),
+    )
+
+
+def _ports(el: etree._Element, prefix: str) -> tuple[PortIPs, ...]:
+    port_tag, ip_tag = f"{prefix}port", f"{prefix}ip"
+    ports = []
+    for port in el:
+        if port.tag != port_tag:
+            continue
+        ips = []
+        for ip in port:
+            if ip.tag != ip_tag:
+                continue
+            address = ip.get("address")
+            if address:
+                version = _int(ip.get("ipVersion")) or _version(address)
+                ips.append(IP(ip.get("type", "fixed"), address, version))
+        ports.append(PortIPs(port.get("uuid", ""), tuple(ips)))
+    return tuple(ports)
+
+
 def from_element(root: etree._Element, namespace: str | None = None) -> InstanceMetadata:
     """Read an element of either namespace; unknown children are ignored.
 
     ``virDomainGetMetadata`` returns the element stripped of its namespace: pass the
     namespace that was asked for as ``namespace`` to read such an element.
     """
-    qname = etree.QName(root)
-    ns = qname.namespace
-    if ns is None and namespace is not None:
-        ns, prefix = namespace, ""
-    else:
+    tag = root.tag if isinstance(root.tag, str) else ""
+    if tag.startswith("{"):
+        ns, _, local = tag[1:].partition("}")
         prefix = f"{{{ns}}}"
-    if ns not in NAMESPACES or qname.localname != KEY:
-        raise MetadataError(f"not a nova:instance element: {root.tag}")
-
-    def find(parent: etree._Element, tag: str) -> etree._Element | None:
-        return parent.find(f"{prefix}{tag}")
-
-    def text(parent: etree._Element, tag: str) -> str | None:
-        el = find(parent, tag)
-        return el.text if el is not None else None
-
-    flavor = None
-    flavor_el = find(root, "flavor")
-    if flavor_el is not None:
-        specs = find(flavor_el, "extraSpecs")
-        flavor = FlavorInfo(
-            name=flavor_el.get("name", ""),
-            id=flavor_el.get("id"),
-            memory=_int(text(flavor_el, "memory")),
-            disk=_int(text(flavor_el, "disk")),
-            swap=_int(text(flavor_el, "swap")),
-            ephemeral=_int(text(flavor_el, "ephemeral")),
-            vcpus=_int(text(flavor_el, "vcpus")),
-            extra_specs=tuple(
-                (spec.get("name", ""), spec.text or "")
-                for spec in (specs if specs is not None else ())
-                if isinstance(spec.tag, str)
-            ),
-        )
-    owner = find(root, "owner")
-    user = find(owner, "user") if owner is not None else None
-    project = find(owner, "project") if owner is not None else None
-    package = find(root, "package")
-    image = find(root, "image")
-    root_el = find(root, "root")
-    ports_el = find(root, "ports")
-    ports: list[PortIPs] = []
-    if ports_el is not None:
-        for port in ports_el.iterfind(f"{prefix}port"):
-            ips = []
-            for ip in port.iterfind(f"{prefix}ip"):
-                address = ip.get("address")
-                if not address:
-                    continue
-                ip_version = _int(ip.get("ipVersion"))
-                ips.append(IP(ip.get("type", "fixed"), address, ip_version or _version(address)))
-            ports.append(PortIPs(port.get("uuid", ""), tuple(ips)))
+    else:
+        ns, local, prefix = namespace or "", tag, ""
+    if ns not in NAMESPACES or local != KEY:
+        raise MetadataError(f"not a nova:instance element: {tag}")
+    parts = _children(root, prefix)
+    owner = parts.get("owner")
+    people = _children(owner, prefix) if owner is not None else {}
+    user, project = people.get("user"), people.get("project")
+    package, image, root_el = parts.get("package"), parts.get("image"), parts.get("root")
+    name, created = parts.get("name"), parts.get("creationTime")
+    flavor, ports = parts.get("flavor"), parts.get("ports")
     return InstanceMetadata(
-        name=text(root, "name"),
-        creation_time=text(root, "creationTime"),
+        name=name.text if name is not None else None,
+        creation_time=created.text if created is not None else None,
         package=package.get("version") if package is not None else None,
-        flavor=flavor,
+        flavor=_flavor(flavor, prefix) if flavor is not None else None,
         image_uuid=image.get("uuid") if image is not None else None,
         user_uuid=user.get("uuid") if user is not None else None,
         user_name=user.text if user is not None else None,
@@ -305,7 +399,7 @@ def from_element(root: etree._Element, namespace: str | None = None) -> Instance
         project_name=project.text if project is not None else None,
         root_type=root_el.get("type") if root_el is not None else None,
         root_uuid=root_el.get("uuid") if root_el is not None else None,
-        ports=tuple(ports),
+        ports=_ports(ports, prefix) if ports is not None else (),
         namespace=ns,
     )
 
