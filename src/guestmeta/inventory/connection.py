@@ -7,6 +7,7 @@ domains' states come from four list calls rather than one ``virDomainGetState`` 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import libvirt
@@ -23,6 +24,7 @@ _STATE_LISTS = (
     (libvirt.VIR_CONNECT_LIST_DOMAINS_OTHER, "other"),
 )
 _GONE = (libvirt.VIR_ERR_NO_DOMAIN,)
+WORKERS = 4  # libvirtd's default max_client_requests is 5
 
 
 def domain_states(conn: Any) -> list[tuple[Any, str]]:
@@ -44,19 +46,32 @@ def read_domain(dom: Any, state: str | None) -> Domain:
     return Domain(dom.name(), dom.UUIDString(), state, meta)
 
 
-def scan_connection(conn: Any) -> Scan:
-    """Every domain of a connection; a domain that fails is reported, never fatal."""
-    domains: list[Domain] = []
-    failures: list[Failure] = []
-    for dom, state in domain_states(conn):
-        try:
-            domains.append(read_domain(dom, state))
-        except MetadataError as exc:
-            failures.append(Failure(dom.name(), str(exc)))
-        except libvirt.libvirtError as exc:
-            if exc.get_error_code() in _GONE:
-                continue  # undefined while we were listing: it has no addresses any more
-            failures.append(Failure(dom.name(), exc.get_error_message() or str(exc)))
+def _read(item: tuple[Any, str]) -> Domain | Failure | None:
+    dom, state = item
+    try:
+        return read_domain(dom, state)
+    except MetadataError as exc:
+        return Failure(dom.name(), str(exc))
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() in _GONE:
+            return None  # undefined while we were listing: it has no addresses any more
+        return Failure(dom.name(), exc.get_error_message() or str(exc))
+
+
+def scan_connection(conn: Any, workers: int = WORKERS) -> Scan:
+    """Every domain of a connection; a domain that fails is reported, never fatal.
+
+    The calls go out from a few threads at once: each waits on a round trip to the
+    daemon, which serves up to five requests of one client in parallel.
+    """
+    items = domain_states(conn)
+    if workers > 1 and len(items) > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(_read, items))
+    else:
+        results = [_read(item) for item in items]
+    domains = [r for r in results if isinstance(r, Domain)]
+    failures = [r for r in results if isinstance(r, Failure)]
     return Scan(domains, failures)
 
 

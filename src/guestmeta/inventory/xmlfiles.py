@@ -37,14 +37,14 @@ class FileError(ValueError):
 
 
 def _tail_ok(data: bytes, end_tag: bytes) -> bool:
-    return data.rstrip().endswith(end_tag)
+    return data[-len(end_tag) - 64 :].rstrip().endswith(end_tag)
 
 
-def _prefix_safe(prefix: bytes) -> bool:
-    """Nothing before the cut that could change how the cut parses."""
-    if b"<!DOCTYPE" in prefix or b"<![CDATA[" in prefix:
+def _prefix_safe(data: bytes, start: int, end: int) -> bool:
+    """Nothing in ``data[start:end]`` that could change how the cut after it parses."""
+    if data.find(b"<!DOCTYPE", start, end) >= 0 or data.find(b"<![CDATA[", start, end) >= 0:
         return False
-    return prefix.rfind(b"<!--") <= prefix.rfind(b"-->")
+    return data.rfind(b"<!--", start, end) <= data.rfind(b"-->", start, end)
 
 
 def _fast(data: bytes) -> tuple[etree._Element, str | None] | None:
@@ -57,11 +57,11 @@ def _fast(data: bytes) -> tuple[etree._Element, str | None] | None:
         end_tag, state_tag_end = _ROOTS[b"domstatus"], data.find(b">", status)
         match = _STATE.search(data, status, state_tag_end)
         state = match.group(1).decode() if match else None
-        if not _prefix_safe(data[:status]) or not _prefix_safe(data[state_tag_end:start]):
+        if not _prefix_safe(data, 0, status) or not _prefix_safe(data, state_tag_end, start):
             return None
     else:
         end_tag, state = _ROOTS[b"domain"], None
-        if not _prefix_safe(data[:start]):
+        if not _prefix_safe(data, 0, start):
             return None
     if not _tail_ok(data, end_tag):
         return None
@@ -132,29 +132,36 @@ def scan_files(paths: Iterable[str | Path]) -> Scan:
     """Every domain in these files and directories (``*.xml`` in each directory).
 
     A domain found both as a definition and as live state is listed once, from its live
-    state (the running truth). When live state files were read at all, a domain found
-    only as a definition is reported ``shutoff``.
+    state (the running truth); libvirtd names both files after the domain, so a
+    definition whose file name matches a live file that was read is not parsed at all.
+    When live state files were read, a domain found only as a definition is ``shutoff``.
     """
-    found: dict[str, Domain] = {}
-    live: set[str] = set()
+    contents: list[tuple[Path, bytes]] = []
     failures: list[Failure] = []
-    saw_live = False
     for path in _files(Path(p) for p in paths):
         try:
-            data = path.read_bytes()
+            contents.append((path, path.read_bytes()))
+        except OSError as exc:
+            failures.append(Failure(str(path), exc.strerror or str(exc)))
+    # Live files first: they decide which definitions need no parsing.
+    contents.sort(key=lambda item: b"<domstatus" not in item[1][:1024])
+    found: dict[str, Domain] = {}
+    live_names: set[str] = set()
+    for path, data in contents:
+        if path.name in live_names and b"<domstatus" not in data[:1024]:
+            continue
+        try:
             dom = read_domain(data)
-        except (OSError, FileError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            failures.append(Failure(str(path), reason))
+        except FileError as exc:
+            failures.append(Failure(str(path), str(exc)))
             continue
         if dom.state is not None:
-            saw_live = True
-            live.add(dom.uuid)
+            live_names.add(path.name)
             found[dom.uuid] = dom
-        elif dom.uuid not in live:
-            found[dom.uuid] = dom
+        else:
+            found.setdefault(dom.uuid, dom)
     domains = sorted(found.values(), key=lambda d: d.name)
-    if saw_live:
+    if live_names:
         domains = [
             d if d.state is not None else Domain(d.name, d.uuid, "shutoff", d.metadata)
             for d in domains
