@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from guestmeta.apply import ApplyError
 from guestmeta.apply.edit import find
 from guestmeta.model import Topology
-from guestmeta.store import Store, StoreError, default_url
-from guestmeta.store.engine import normalize_url
+
+if TYPE_CHECKING:
+    from guestmeta.store import Store
 
 app = typer.Typer(
     help="Identity, network configuration and IP inventory for libvirt/KVM guests.",
@@ -39,6 +40,10 @@ def fail(lines: list[str] | str) -> NoReturn:
 
 
 def open_store() -> Store:
+    # Imported here: commands that never open the store start faster without SQLAlchemy.
+    from guestmeta.store import Store, StoreError, default_url
+    from guestmeta.store.engine import normalize_url
+
     url = _state.get("db") or default_url()
     try:
         return Store(normalize_url(url))
