@@ -5,15 +5,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from guestmeta.apply import ApplyError, Plan, SourceError, load_document, plan_apply
-from guestmeta.apply.edit import kind_name, plan_attach, plan_delete, plan_detach
+from guestmeta.apply.edit import kind_name, plan_delete
 from guestmeta.cli import agent as _agent  # noqa: F401  (registers its commands)
 from guestmeta.cli import inventory as _inventory  # noqa: F401  (registers its commands)
 from guestmeta.cli import views
+from guestmeta.cli.agent import ConnectOption
 from guestmeta.cli.common import (
     Format,
     FormatOption,
@@ -25,8 +26,19 @@ from guestmeta.cli.common import (
 )
 from guestmeta.cli.output import as_json, print_object, print_rows
 from guestmeta.cli.render import render_app
+from guestmeta.libvirt.connection import LibvirtUnreachable, open_connection
+from guestmeta.libvirt.hotplug import HotplugError
+from guestmeta.libvirt.interfaces import (
+    DEFAULT_VIF_SOURCE,
+    ENV_VIF_SOURCE,
+    VifSourceError,
+    parse_vif_source,
+)
+from guestmeta.libvirt.ports import PortChange, attach_port, detach_port
 from guestmeta.model import Topology
-from guestmeta.store import Result
+
+if TYPE_CHECKING:
+    from guestmeta.store import Result
 
 port_app = typer.Typer(help="Plug ports into servers and unplug them.", no_args_is_help=True)
 app.add_typer(port_app, name="port")
@@ -113,6 +125,8 @@ def apply(
                 plan = plan_apply(store.load(), documents, prune=prune)
             except ApplyError as exc:
                 fail(exc.lines)
+            from guestmeta.store import Result
+
             report(Result(store.revision(), plan.changes, plan.topology), fmt, "dry run")
         return
     change(lambda current: plan_apply(current, documents, prune=prune), fmt, "applied")
@@ -154,23 +168,94 @@ def show(
     print_object(detail, fmt.value, views.DETAIL_TABLES)
 
 
+VifSourceOption = Annotated[
+    str,
+    typer.Option(
+        "--vif-source",
+        envvar=ENV_VIF_SOURCE,
+        help="where plugged NICs go: user, bridge:NAME, network:NAME or ovs:NAME",
+    ),
+]
+
+
+def _libvirt(connect: str | None) -> Any:
+    """A connection, or None for store-only when no URI was asked for and none answers.
+
+    An explicit ``--connect`` (or LIBVIRT_DEFAULT_URI) that does not answer is an error,
+    raised before the store is touched.
+    """
+    try:
+        return open_connection(connect, keepalive=True)
+    except LibvirtUnreachable as exc:
+        if connect:
+            fail(f"guestmeta: {exc}")
+        return None
+
+
+def _port_report(change: PortChange, fmt: Format, verb: str) -> None:
+    if fmt is Format.json:
+        body: dict[str, Any] = {
+            "revision": change.result.revision,
+            "changes": [
+                {"action": c.action, "kind": c.kind, "id": c.id} for c in change.result.changes
+            ],
+        }
+        if change.domain is not None:
+            body["domain"] = change.as_dict()
+        typer.echo(as_json(body))
+    else:
+        report(change.result, fmt, verb)
+        for line in change.lines():
+            typer.echo(line)
+    if change.note:
+        typer.echo(f"guestmeta: {change.note}", err=True)
+    if change.metadata is not None and change.metadata.error is not None:
+        fail(f"guestmeta: {change.metadata.describe()} (the agent will retry)")
+
+
 @port_app.command("attach")
 def port_attach(
     port: Annotated[str, typer.Argument(help="port id or name")],
     server: Annotated[str, typer.Argument(help="server id, name or domain name")],
+    connect: ConnectOption = None,
+    vif_source: VifSourceOption = DEFAULT_VIF_SOURCE,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Plug PORT into SERVER (in the store)."""
-    change(lambda current: plan_attach(current, port, server), fmt, "attached")
+    """Plug PORT into SERVER: the store, then a virtio NIC in its domain, then its metadata."""
+    try:
+        source = parse_vif_source(vif_source)
+    except VifSourceError as exc:
+        fail(f"guestmeta: {exc}")
+    conn = _libvirt(connect)
+    with open_store() as store:
+        try:
+            done = attach_port(store, conn, port, server, source)
+        except ApplyError as exc:
+            fail(exc.lines)
+        except HotplugError as exc:
+            fail(f"guestmeta: {exc}")
+    _port_report(done, fmt, "attached")
 
 
 @port_app.command("detach")
 def port_detach(
     port: Annotated[str, typer.Argument(help="port id or name")],
+    connect: ConnectOption = None,
+    timeout: Annotated[
+        float, typer.Option(help="seconds to wait for the guest to release the NIC", min=0.0)
+    ] = 30.0,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Unplug PORT from its server (in the store)."""
-    change(lambda current: plan_detach(current, port), fmt, "detached")
+    """Unplug PORT: its NIC leaves the domain (the guest must let go), then the store."""
+    conn = _libvirt(connect)
+    with open_store() as store:
+        try:
+            done = detach_port(store, conn, port, timeout)
+        except ApplyError as exc:
+            fail(exc.lines)
+        except HotplugError as exc:
+            fail(f"guestmeta: {exc}")
+    _port_report(done, fmt, "detached")
 
 
 @app.command()

@@ -1,0 +1,31 @@
+"""Documents: pure functions from a server in the model to the files its guest reads.
+
+One module per format; :mod:`guestmeta.documents.tree` puts them together into the tree
+that the metadata service and the config drive both serve.
+"""
+
+from guestmeta.documents import versions
+from guestmeta.documents.ec2 import ec2_meta_data
+from guestmeta.documents.meta_data import RANDOM_SEED_BYTES, meta_data, new_random_seed
+from guestmeta.documents.network_data import network_data
+from guestmeta.documents.tree import Tree, document_tree, ec2_tree, encode
+from guestmeta.documents.vendor_data import VendorData, VendorDataError
+from guestmeta.documents.versions import EC2_VERSIONS, LATEST, OPENSTACK_VERSIONS
+
+__all__ = [
+    "EC2_VERSIONS",
+    "LATEST",
+    "OPENSTACK_VERSIONS",
+    "RANDOM_SEED_BYTES",
+    "Tree",
+    "VendorData",
+    "VendorDataError",
+    "document_tree",
+    "ec2_meta_data",
+    "ec2_tree",
+    "encode",
+    "meta_data",
+    "network_data",
+    "new_random_seed",
+    "versions",
+]

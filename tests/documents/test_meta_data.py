@@ -1,0 +1,127 @@
+"""meta_data.json, EC2 meta-data and vendor data, checked against hand-written values."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from guestmeta.documents import VendorData, VendorDataError, ec2_meta_data, meta_data
+from guestmeta.model import FloatingIP
+from tests.documents.topologies import BY_NAME, KEY, SERVER, SERVER_ID
+
+CASE = BY_NAME["two_ports"]
+
+
+def test_every_key_of_meta_data() -> None:
+    seed = b"\x00" * 512
+    meta = meta_data(CASE.topology, SERVER_ID, random_seed=seed)
+    assert meta == {
+        "uuid": SERVER_ID,
+        "name": "Matrix VM",
+        "hostname": "matrix-vm",
+        "launch_index": 0,
+        "availability_zone": "az1",
+        "project_id": "7e570000000040008000000000000001",
+        "public_keys": {"ops": KEY.public_key},
+        "keys": [{"name": "ops", "type": "ssh", "data": KEY.public_key}],
+        "meta": {"role": "matrix"},
+        "devices": [
+            {"type": "nic", "mac": "fa:16:3e:00:08:01", "tags": []},
+            {"type": "nic", "mac": "fa:16:3e:00:09:01", "tags": []},
+        ],
+        "random_seed": "A" * 683 + "=",  # 512 zero bytes: 170 x AAAA, then two bytes: AAA=
+    }
+    assert base64.b64decode(meta["random_seed"]) == seed
+
+
+def test_without_keypair_hostname_or_zone() -> None:
+    topology = CASE.topology.copy()
+    topology.servers = {
+        SERVER_ID: replace(SERVER, key_name=None, hostname="", availability_zone=None)
+    }
+    meta = meta_data(topology, SERVER_ID, random_seed=b"x")
+    assert meta["public_keys"] == {} and meta["keys"] == []
+    assert meta["hostname"] == "matrix-vm"  # from "Matrix VM", as Nova sanitizes it
+    assert meta["availability_zone"] == "nova"
+
+
+def test_ec2_meta_data_with_floating_ip() -> None:
+    topology = CASE.topology.copy()
+    port_id = next(iter(topology.server_ports(SERVER_ID))).id
+    topology.floatingips = {
+        "f1": FloatingIP("f1", "203.0.113.50", port_id=port_id, fixed_ip_address="10.80.0.10")
+    }
+    data = ec2_meta_data(topology, SERVER_ID, "2009-04-04")
+    assert data["public-ipv4"] == "203.0.113.50"
+    assert data["local-ipv4"] == "10.80.0.10"
+    assert data["ami-id"] == "ami-1ca9e000"
+    assert data["public-keys"] == {"0": {"_name": "0=ops", "openssh-key": KEY.public_key}}
+    old = ec2_meta_data(topology, SERVER_ID, "1.0")
+    assert "public-ipv4" not in old and "instance-type" not in old and "placement" not in old
+
+
+# -- vendor data ---------------------------------------------------------------------------
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_nothing_configured_gives_empty_objects() -> None:
+    assert VendorData().for_server("p", "s") == {"vendor_data.json": {}, "vendor_data2.json": {}}
+    assert VendorData.from_dir(None).root is None
+
+
+def test_server_overrides_project_overrides_global(tmp_path: Path) -> None:
+    write(tmp_path / "vendor_data.json", '{"a": "global", "b": "global", "c": "global"}')
+    write(tmp_path / "projects/p1/vendor_data.json", '{"b": "project", "c": "project"}')
+    write(tmp_path / "servers/s1/vendor_data.json", '{"c": {"deep": "server"}}')
+    write(tmp_path / "servers/s1/vendor_data2.json", '{"cloud-init": {"x": 1}}')
+    vendor = VendorData.from_dir(tmp_path)
+    assert vendor.for_server("p1", "s1") == {
+        "vendor_data.json": {"a": "global", "b": "project", "c": {"deep": "server"}},
+        "vendor_data2.json": {"cloud-init": {"x": 1}},
+    }
+    # Another project's server sees only the global file.
+    assert vendor.for_server("p2", "s2")["vendor_data.json"] == {
+        "a": "global",
+        "b": "global",
+        "c": "global",
+    }
+    # Ids never climb out of the directory.
+    assert vendor.for_server("../servers/s1", "..")["vendor_data.json"]["c"] == "global"
+
+
+def test_missing_files_are_not_errors(tmp_path: Path) -> None:
+    write(tmp_path / "projects/p1/vendor_data2.json", '{"t": {}}')
+    vendor = VendorData.from_dir(tmp_path)
+    assert vendor.for_server("p1", "s1") == {
+        "vendor_data.json": {},
+        "vendor_data2.json": {"t": {}},
+    }
+
+
+def test_malformed_json_names_the_file_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "projects/p1/vendor_data.json"
+    write(bad, '{"cloud-init": "#cloud-config",\n}')
+    with pytest.raises(VendorDataError) as info:
+        VendorData.from_dir(tmp_path).for_server("p1", "s1")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{bad}: not valid JSON")
+    assert "line 2" in message
+
+
+def test_a_json_list_is_refused(tmp_path: Path) -> None:
+    write(tmp_path / "vendor_data2.json", "[1, 2]")
+    with pytest.raises(VendorDataError, match="must hold a JSON object, not list"):
+        VendorData.from_dir(tmp_path).for_server(None, "s1")
+
+
+def test_missing_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(VendorDataError, match="does not exist"):
+        VendorData.from_dir(tmp_path / "nope")

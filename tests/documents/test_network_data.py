@@ -1,0 +1,158 @@
+"""network_data.json itself: structure checked against the hand-written matrix."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import replace
+
+import pytest
+
+from guestmeta.documents import network_data
+from guestmeta.model import FixedIP, Topology
+from tests.documents.topologies import BY_NAME, CASES, SERVER_ID, Case
+
+IDS = [case.name for case in CASES]
+
+
+def render(case: Case) -> dict:  # type: ignore[type-arg]
+    document = network_data(case.topology, case.server_id)
+    assert document is not None
+    return document
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_entry_types_and_numbering(case: Case) -> None:
+    document = render(case)
+    assert tuple(n["type"] for n in document["networks"]) == case.types
+    assert [n["id"] for n in document["networks"]] == [
+        f"network{i}" for i in range(len(case.types))
+    ]
+    assert document["services"] == [{"type": "dns", "address": a} for a in case.dns]
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_links_carry_mtu_and_mac_but_no_name(case: Case) -> None:
+    document = render(case)
+    link_ids = [link["id"] for link in document["links"]]
+    assert len(set(link_ids)) == len(link_ids)
+    for link in document["links"]:
+        assert "name" not in link
+        assert isinstance(link["mtu"], int)
+        if link["type"] == "vlan":
+            assert link["vlan_link"] in link_ids
+            assert "ethernet_mac_address" not in link
+        else:
+            assert link["ethernet_mac_address"] == link["ethernet_mac_address"].lower()
+    by_mac = {
+        link.get("ethernet_mac_address") or link["vlan_mac_address"]: link
+        for link in document["links"]
+        if link["type"] != "bond"
+    }
+    for want in case.interfaces:
+        if want.kind != "bond":
+            assert by_mac[want.mac]["mtu"] == want.mtu
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_static_entries_carry_every_intended_address(case: Case) -> None:
+    document = render(case)
+    found = set()
+    for entry in document["networks"]:
+        if entry["type"].endswith("_dhcp"):
+            assert set(entry) == {"id", "type", "link", "network_id"}
+            continue
+        mask = entry["netmask"]
+        assert "/" not in mask
+        if ":" in entry["ip_address"]:
+            assert mask.startswith("ffff:")  # full colon form, never a prefix length
+        prefix = bin(int(ipaddress.ip_address(mask))).count("1")
+        found.add(f"{entry['ip_address']}/{prefix}")
+    intended = {a for i in case.interfaces for a in (*i.static, *i.auto6)}
+    assert found == intended
+
+
+def test_link_ids_are_stable_across_renders_and_port_order() -> None:
+    case = BY_NAME["bond_vlan"]
+    first = render(case)
+    shuffled = Topology(**{k: dict(reversed(v.items())) for k, v in vars(case.topology).items()})
+    second = network_data(shuffled, SERVER_ID)
+    assert first == second
+    assert [link["id"] for link in first["links"]] == [
+        "tap00000012-90",
+        "tap00000013-90",
+        "bondb0b00000-0",
+        "tap00000014-90",
+    ]
+
+
+def test_trunk_sub_ports_are_vlan_links() -> None:
+    links = render(BY_NAME["trunk"])["links"]
+    vlans = [link for link in links if link["type"] == "vlan"]
+    assert [(v["vlan_id"], v["vlan_mac_address"], v["vlan_link"], v["vif_id"]) for v in vlans] == [
+        (101, "fa:16:3e:00:10:65", "tap0000000f-90", "00000010-9000-4000-8000-000000000000"),
+        (102, "fa:16:3e:00:11:66", "tap0000000f-90", "00000011-9000-4000-8000-000000000000"),
+    ]
+
+
+def test_bond_link_and_where_networks_attach() -> None:
+    document = render(BY_NAME["bond_vlan"])
+    bond = document["links"][2]
+    assert bond == {
+        "id": "bondb0b00000-0",
+        "type": "bond",
+        "mtu": 9000,
+        "ethernet_mac_address": "fa:16:3e:00:12:01",
+        "bond_links": ["tap00000012-90", "tap00000013-90"],
+        "bond_mode": "802.3ad",
+        "bond_miimon": 100,
+        "bond_xmit_hash_policy": "layer3+4",
+    }
+    assert [n["link"] for n in document["networks"]] == ["bondb0b00000-0", "tap00000014-90"]
+    assert document["links"][3]["vlan_link"] == "bondb0b00000-0"
+
+
+def test_routes_default_first_then_host_routes_once_per_subnet() -> None:
+    entries = render(BY_NAME["host_routes"])["networks"]
+    assert entries[0]["routes"] == [
+        {"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "10.13.0.1"},
+        {"network": "172.16.0.0", "netmask": "255.240.0.0", "gateway": "10.13.0.254"},
+        {"network": "192.168.100.0", "netmask": "255.255.255.0", "gateway": "10.13.0.253"},
+    ]
+    assert entries[1]["routes"] == [
+        {"network": "::", "netmask": "::", "gateway": "2001:db8:13::1"},
+        {"network": "2001:db8:ff::", "netmask": "ffff:ffff:ffff::", "gateway": "2001:db8:13::fe"},
+    ]
+    two = render(BY_NAME["two_ips_one_subnet"])["networks"]
+    assert [len(n["routes"]) for n in two] == [1, 0]
+    assert [n["services"] for n in two] == [[{"type": "dns", "address": "192.168.50.2"}]] * 2
+
+
+def test_dhcp_subnet_gives_one_entry_per_link_and_version() -> None:
+    case = BY_NAME["v4_dhcp"]
+    topology = case.topology.copy()
+    port = next(iter(topology.ports.values()))
+    subnet_id = port.fixed_ips[0].subnet_id
+    topology.ports[port.id] = replace(
+        port, fixed_ips=(*port.fixed_ips, FixedIP(subnet_id, "10.30.0.11"))
+    )
+    document = network_data(topology, SERVER_ID)
+    assert document is not None
+    assert [n["type"] for n in document["networks"]] == ["ipv4_dhcp"]
+    assert document["links"][0]["mtu"] == 1450  # Nova would say null here
+
+
+def test_no_ports_no_document() -> None:
+    topology = BY_NAME["static_v4"].topology.copy()
+    topology.ports = {}
+    assert network_data(topology, SERVER_ID) is None
+
+
+def test_an_unknown_subnet_costs_only_that_address() -> None:
+    topology = BY_NAME["static_v4"].topology.copy()
+    port = next(iter(topology.ports.values()))
+    topology.ports[port.id] = replace(
+        port, fixed_ips=(FixedIP("gone", "10.9.9.9"), *port.fixed_ips)
+    )
+    document = network_data(topology, SERVER_ID)
+    assert document is not None
+    assert [n["ip_address"] for n in document["networks"]] == ["192.168.10.10"]
