@@ -2,4 +2,68 @@
 
 from __future__ import annotations
 
-from guestmeta.cli.common import app  # noqa: F401
+import logging
+import signal
+import threading
+from typing import Annotated, Any
+
+import typer
+
+from guestmeta.cli.common import app, fail, open_store
+from guestmeta.libvirt.agent import Agent
+from guestmeta.libvirt.connection import LibvirtUnreachable
+
+ConnectOption = Annotated[
+    str | None,
+    typer.Option(
+        "--connect",
+        "-c",
+        envvar="LIBVIRT_DEFAULT_URI",
+        help="libvirt URI [default: qemu:///system]",
+    ),
+]
+
+
+@app.command()
+def agent(
+    connect: ConnectOption = None,
+    host: Annotated[
+        str | None,
+        typer.Option(help="the store's name for this compute host [default: the hostname]"),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="one full pass, then exit (1 if a domain failed)")
+    ] = False,
+    interval: Annotated[float, typer.Option(help="seconds between full passes", min=1.0)] = 60.0,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="also log every check")
+    ] = 0,
+) -> None:
+    """Keep the nova:instance metadata of this host's domains equal to the store.
+
+    Writes only what differs, live and saved; reacts to store changes and libvirt
+    events within a second; adopts ports whose MAC someone plugged by hand.
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    with open_store() as store:
+        worker = Agent(store, uri=connect, host=host, interval=interval)
+        if once:
+            try:
+                report = worker.run_once()
+            except LibvirtUnreachable as exc:
+                fail(f"guestmeta: {exc}")
+            typer.echo(report.summary())
+            if report.failed:
+                fail([f"guestmeta: {outcome.describe()}" for outcome in report.failed])
+            return
+        stop = threading.Event()
+
+        def stopping(_signum: int, _frame: Any) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, stopping)
+        signal.signal(signal.SIGINT, stopping)
+        worker.run(stop)

@@ -11,7 +11,15 @@ from typing import Any
 
 import libvirt
 
-from guestmeta.libvirt.metadata import KEY, NS, PREFIX, InstanceMetadata, from_xml, to_xml
+from guestmeta.libvirt.metadata import (
+    KEY,
+    NAMESPACES,
+    NS,
+    PREFIX,
+    InstanceMetadata,
+    from_xml,
+    to_xml,
+)
 
 ELEMENT = libvirt.VIR_DOMAIN_METADATA_ELEMENT
 LIVE = libvirt.VIR_DOMAIN_AFFECT_LIVE
@@ -52,6 +60,15 @@ def load(dom: Any, flags: int = 0, namespace: str = NS) -> InstanceMetadata | No
     return None if xml is None else from_xml(xml, namespace)
 
 
+def load_any(dom: Any, flags: int = 0) -> InstanceMetadata | None:
+    """Our element in the 1.1 namespace, else an old Nova's 1.0 one, else None."""
+    for namespace in NAMESPACES:
+        meta = load(dom, flags, namespace)
+        if meta is not None:
+            return meta
+    return None
+
+
 def element_xml(meta: InstanceMetadata) -> str:
     """The XML ``write`` hands to libvirt, and that ``read`` gives back when unchanged."""
     return to_xml(meta, qualified=False)
@@ -68,4 +85,15 @@ def remove(dom: Any, flags: int) -> None:
     dom.setMetadata(ELEMENT, None, None, NS, flags)
 
 
-__all__ = ["CONFIG", "KEY", "LIVE", "affected", "element_xml", "load", "read", "remove", "write"]
+__all__ = [
+    "CONFIG",
+    "KEY",
+    "LIVE",
+    "affected",
+    "element_xml",
+    "load",
+    "load_any",
+    "read",
+    "remove",
+    "write",
+]
