@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import ipaddress
 import json
 import os
 import sys
@@ -118,12 +119,18 @@ def ips(
     Reads only the metadata element through libvirt, or the XML files libvirtd keeps,
     never a REST API; works on any libvirt host, Nova's included (namespaces 1.0 and 1.1).
     """
+    if ip is not None:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            fail(f"guestmeta: --ip: {ip!r} is not an IP address")
     scan = _scan(connect, list(xml or []))
     for failure in scan.failures:
         typer.echo(f"guestmeta: skipped {failure}", err=True)
     rows = select(scan.rows(include_bare=all_domains and ip is None), ip, instance)
     if fmt is IpsFormat.table and output is None:
-        print_rows([r.as_dict() for r in rows], COLUMNS, "table")
+        if rows or (ip is None and instance is None):
+            print_rows([r.as_dict() for r in rows], COLUMNS, "table")
     else:
         text = _render(rows, fmt, target_port) if fmt is not IpsFormat.table else ""
         if output is not None:
