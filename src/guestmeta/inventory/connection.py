@@ -14,6 +14,7 @@ import libvirt
 
 from guestmeta.inventory.rows import Domain, Failure, Scan
 from guestmeta.libvirt import domain as libvirt_domain
+from guestmeta.libvirt.connection import quiet_errors
 from guestmeta.libvirt.metadata import NAMESPACES, MetadataError, from_xml
 
 # Listing flag -> the state name virsh prints.
@@ -77,6 +78,7 @@ def scan_connection(conn: Any, workers: int = WORKERS) -> Scan:
 
 def scan_uri(uri: str | None) -> Scan:
     """Open a read-only connection (``None``: libvirt's default URI) and scan it."""
+    quiet_errors()
     conn = libvirt.openReadOnly(uri)
     try:
         return scan_connection(conn)

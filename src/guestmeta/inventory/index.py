@@ -22,6 +22,7 @@ import libvirt
 
 from guestmeta.inventory.connection import domain_states, read_domain
 from guestmeta.inventory.rows import Domain, Failure
+from guestmeta.libvirt.connection import quiet_errors, start_event_loop
 from guestmeta.libvirt.metadata import MetadataError
 
 log = logging.getLogger(__name__)
@@ -36,24 +37,6 @@ _STATES = {
     libvirt.VIR_DOMAIN_PMSUSPENDED: "other",
 }
 _FULL = "*"  # queue item: refresh everything
-_event_loop_started = threading.Lock()
-_event_loop_running = False
-
-
-def start_event_loop() -> None:
-    """libvirt delivers events only while its event loop runs; one per process."""
-    global _event_loop_running
-    with _event_loop_started:
-        if _event_loop_running:
-            return
-        libvirt.virEventRegisterDefaultImpl()
-
-        def run() -> None:
-            while True:
-                libvirt.virEventRunDefaultImpl()
-
-        threading.Thread(target=run, name="libvirt-events", daemon=True).start()
-        _event_loop_running = True
 
 
 @dataclass
@@ -196,6 +179,7 @@ class Index:
         self._queue.put(dom.UUIDString())
 
     def _connect(self) -> None:
+        quiet_errors()
         conn = libvirt.openReadOnly(self.uri)
         ids = (
             libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
