@@ -27,7 +27,7 @@ class IpsFormat(StrEnum):
     prometheus_sd = "prometheus-sd"
 
 
-def _scan(connect: str | None, xml: list[Path]) -> Scan:
+def _scan(connect: str | None, xml: list[Path], strict: bool) -> Scan:
     if connect and xml:
         fail("guestmeta: give --connect or --xml, not both")
     if xml:
@@ -36,7 +36,7 @@ def _scan(connect: str | None, xml: list[Path]) -> Scan:
         for path in xml:
             if not path.exists():
                 fail(f"guestmeta: --xml {path}: no such file or directory")
-        return scan_files(xml)
+        return scan_files(xml, verify=strict)
     import libvirt
 
     from guestmeta.inventory.connection import scan_uri
@@ -100,7 +100,11 @@ def ips(
         bool, typer.Option("--all", help="also list domains without addresses")
     ] = False,
     strict: Annotated[
-        bool, typer.Option("--strict", help="exit 1 if any domain could not be read")
+        bool,
+        typer.Option(
+            "--strict",
+            help="read files whole (slower) and exit 1 if any domain could not be read",
+        ),
     ] = False,
     fmt: Annotated[IpsFormat, typer.Option("--format", "-f")] = IpsFormat.table,
     target_port: Annotated[
@@ -124,7 +128,7 @@ def ips(
             ipaddress.ip_address(ip)
         except ValueError:
             fail(f"guestmeta: --ip: {ip!r} is not an IP address")
-    scan = _scan(connect, list(xml or []))
+    scan = _scan(connect, list(xml or []), strict)
     for failure in scan.failures:
         typer.echo(f"guestmeta: skipped {failure}", err=True)
     rows = select(scan.rows(include_bare=all_domains and ip is None), ip, instance)

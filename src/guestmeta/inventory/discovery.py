@@ -23,12 +23,20 @@ def target(ip: str, port: int | None) -> str:
     return f"{host}:{port}"
 
 
+def _valid(ip: str) -> bool:
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return True
+
+
 def target_groups(rows: Iterable[Row], port: int | None = None) -> list[dict[str, object]]:
     """One group per address; rows without an address are left out."""
     groups: list[dict[str, object]] = []
     for row in rows:
-        if row.ip is None:
-            continue
+        if row.ip is None or not _valid(row.ip):
+            continue  # a target Prometheus could not scrape
         labels = {name: str(getattr(row, name)) for name in LABELS if getattr(row, name)}
         labels["ip_version"] = str(row.ip_version)
         groups.append({"targets": [target(row.ip, port)], "labels": labels})

@@ -7,10 +7,13 @@ microseconds each, too slow for a thousand domains in 100 ms. So the fast path p
 only the start of the ``<domain>`` element, up to the end of ``<metadata>`` (libvirt
 writes ``name``, ``uuid`` and ``metadata`` first), as a small document of its own.
 
-The fast path is taken only when the cut is sure to be the same as the file's: no
-DOCTYPE or CDATA or open comment before the domain, and the file ends with its root's end
-tag. Anything else, and any cut that does not parse, goes through a full parse of the
-file, which is also what reports a malformed file. Both parsers refuse to expand
+The fast path is taken only when the cut is sure to be the same as the file's: only a
+prolog before the root, only whole elements between ``<domstatus>`` and ``<domain>``,
+``name`` and ``uuid`` inside the cut, and the file ending with its root's end tag (a
+truncated file does not). Anything else, and any cut that does not parse, goes through a
+full parse of the file, which is also what reports a malformed file. The fast path does
+not check what follows ``</metadata>``; ``verify=True`` (``guestmeta ips --strict``)
+parses every file whole. Files with a DOCTYPE are refused outright. Both parsers refuse to expand
 entities, to fetch anything, or to build huge trees: domain XML may come from anyone
 who could write a file or call ``virsh define``.
 """
@@ -40,28 +43,56 @@ def _tail_ok(data: bytes, end_tag: bytes) -> bool:
     return data[-len(end_tag) - 64 :].rstrip().endswith(end_tag)
 
 
-def _prefix_safe(data: bytes, start: int, end: int) -> bool:
-    """Nothing in ``data[start:end]`` that could change how the cut after it parses."""
-    if data.find(b"<!DOCTYPE", start, end) >= 0 or data.find(b"<![CDATA[", start, end) >= 0:
+def _prolog_only(data: bytes, end: int) -> bool:
+    """``data[:end]`` is an XML declaration, whitespace and whole comments, nothing more."""
+    pos = 0
+    if data.startswith(b"<?xml"):
+        pos = data.find(b"?>", 0, end)
+        if pos < 0:
+            return False
+        pos += 2
+    while True:
+        while pos < end and data[pos] in b" \t\r\n":
+            pos += 1
+        if pos >= end:
+            return True
+        if not data.startswith(b"<!--", pos):
+            return False
+        close = data.find(b"-->", pos + 4, end)
+        if close < 0:
+            return False
+        pos = close + 3
+
+
+def _children_only(data: bytes, start: int, end: int) -> bool:
+    """``data[start:end]`` holds whole elements only, so what follows is a direct child.
+
+    libvirtd writes no comments, CDATA or processing instructions inside ``<domstatus>``,
+    and escapes every ``<`` in its values; counting tags is then exact. Anything else
+    goes to the full parse.
+    """
+    if data.find(b"<!", start, end) >= 0 or data.find(b"<?", start, end) >= 0:
         return False
-    return data.rfind(b"<!--", start, end) <= data.rfind(b"-->", start, end)
+    opened = data.count(b"<", start, end) - 2 * data.count(b"</", start, end)
+    return opened == data.count(b"/>", start, end)
 
 
 def _fast(data: bytes) -> tuple[etree._Element, str | None] | None:
     """(domain element, domstatus state) from a cut of the file, or None to parse it all."""
-    start = data.find(b"<domain")
-    if start < 0:
-        return None
     status = data.find(b"<domstatus")
-    if 0 <= status < start:
-        end_tag, state_tag_end = _ROOTS[b"domstatus"], data.find(b">", status)
-        match = _STATE.search(data, status, state_tag_end)
+    if status >= 0:
+        end_tag, tag_end = _ROOTS[b"domstatus"], data.find(b">", status)
+        start = data.find(b"<domain", tag_end)
+        if tag_end < 0 or start < 0:
+            return None
+        match = _STATE.search(data, status, tag_end)
         state = match.group(1).decode() if match else None
-        if not _prefix_safe(data, 0, status) or not _prefix_safe(data, state_tag_end, start):
+        if not _prolog_only(data, status) or not _children_only(data, tag_end + 1, start):
             return None
     else:
         end_tag, state = _ROOTS[b"domain"], None
-        if not _prefix_safe(data, 0, start):
+        start = data.find(b"<domain")
+        if start < 0 or not _prolog_only(data, start):
             return None
     if not _tail_ok(data, end_tag):
         return None
@@ -75,6 +106,8 @@ def _fast(data: bytes) -> tuple[etree._Element, str | None] | None:
         root = etree.fromstring(data[start:stop] + b"</domain>", PARSER)
     except etree.XMLSyntaxError:
         return None
+    if root.find("name") is None or root.find("uuid") is None:
+        return None  # not libvirt's order (name and uuid first): read the whole file
     return root, state
 
 
@@ -104,10 +137,19 @@ def _our_element(domain: etree._Element) -> etree._Element | None:
     return None
 
 
-def read_domain(data: bytes) -> Domain:
-    """One domain from the bytes of a definition or live-state file."""
-    parsed = _fast(data) or _full(data)
-    domain, state = parsed
+def read_domain(data: bytes, verify: bool = False) -> Domain:
+    """One domain from the bytes of a definition or live-state file.
+
+    ``verify`` parses the whole file even when the cut would do, so that a file that is
+    malformed after its metadata (never written by libvirtd, but possible by hand) is
+    reported rather than read.
+    """
+    if b"<!DOCTYPE" in data:
+        # libvirtd never writes one, and a DTD can fill attribute values (entities,
+        # ATTLIST defaults) even when entity expansion in text is off.
+        raise FileError("DOCTYPE declarations are not accepted in domain XML")
+    parsed = None if verify else _fast(data)
+    domain, state = parsed or _full(data)
     name = domain.findtext("name")
     uuid = domain.findtext("uuid")
     if not name or not uuid:
@@ -128,13 +170,14 @@ def _files(paths: Iterable[Path]) -> Iterable[Path]:
             yield path
 
 
-def scan_files(paths: Iterable[str | Path]) -> Scan:
+def scan_files(paths: Iterable[str | Path], verify: bool = False) -> Scan:
     """Every domain in these files and directories (``*.xml`` in each directory).
 
     A domain found both as a definition and as live state is listed once, from its live
     state (the running truth); libvirtd names both files after the domain, so a
     definition whose file name matches a live file that was read is not parsed at all.
     When live state files were read, a domain found only as a definition is ``shutoff``.
+    ``verify`` parses every file whole (see ``read_domain``).
     """
     contents: list[tuple[Path, bytes]] = []
     failures: list[Failure] = []
@@ -151,7 +194,7 @@ def scan_files(paths: Iterable[str | Path]) -> Scan:
         if path.name in live_names and b"<domstatus" not in data[:1024]:
             continue
         try:
-            dom = read_domain(data)
+            dom = read_domain(data, verify)
         except FileError as exc:
             failures.append(Failure(str(path), str(exc)))
             continue
