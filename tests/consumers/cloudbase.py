@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.consumers._run import run_script
+from tests.consumers._run import ConsumerError, run_script
 
 
 def parse_network_data(network_data: dict[str, Any]) -> dict[str, Any]:
@@ -24,3 +24,18 @@ def parse_network_data(network_data: dict[str, Any]) -> dict[str, Any]:
     """
     details: dict[str, Any] = run_script("cloudbase_network.py", network_data)
     return details
+
+
+def parse_network_data_many(
+    documents: list[dict[str, Any]],
+) -> list[dict[str, Any] | ConsumerError]:
+    """:func:`parse_network_data` for many documents in one cloudbase-init interpreter.
+
+    Each result is the parsed details, or the :class:`ConsumerError` carrying the traceback
+    of the document cloudbase-init refused.
+    """
+    answers = run_script("cloudbase_network_many.py", documents)
+    return [
+        ConsumerError("cloudbase_network_many.py", 1, a["error"]) if "error" in a else a["details"]
+        for a in answers
+    ]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from guestmeta.model import Port, Subnet, Topology
-from tests.consumers._run import run_script
+from tests.consumers._run import ConsumerError, run_script
 
 NS_1_1 = "http://openstack.org/xmlns/libvirt/nova/1.1"
 NS_1_0 = "http://openstack.org/xmlns/libvirt/nova/1.0"
@@ -148,6 +148,23 @@ def network_metadata(info: list[dict[str, Any]]) -> dict[str, Any] | None:
     """``nova.virt.netutils.get_network_metadata(NetworkInfo.hydrate(info))``."""
     result: dict[str, Any] | None = run_script("nova_network_metadata.py", info)
     return result
+
+
+def network_metadata_many(
+    infos: list[list[dict[str, Any]]],
+) -> list[dict[str, Any] | ConsumerError | None]:
+    """:func:`network_metadata` for many network_infos in one Nova interpreter.
+
+    Each result is Nova's document (``None`` for no VIF), or the :class:`ConsumerError`
+    carrying the traceback of the network_info Nova failed on.
+    """
+    answers = run_script("nova_network_metadata_many.py", infos)
+    return [
+        ConsumerError("nova_network_metadata_many.py", 1, a["error"])
+        if "error" in a
+        else a["document"]
+        for a in answers
+    ]
 
 
 def benchmark_network_metadata(info: list[dict[str, Any]], seconds: float = 2.0) -> float:

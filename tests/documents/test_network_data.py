@@ -80,7 +80,7 @@ def test_link_ids_are_stable_across_renders_and_port_order() -> None:
     assert [link["id"] for link in first["links"]] == [
         "tap00000012-90",
         "tap00000013-90",
-        "bondb0b00000-0",
+        "bond0",
         "tap00000014-90",
     ]
 
@@ -98,7 +98,7 @@ def test_bond_link_and_where_networks_attach() -> None:
     document = render(BY_NAME["bond_vlan"])
     bond = document["links"][2]
     assert bond == {
-        "id": "bondb0b00000-0",
+        "id": "bond0",
         "type": "bond",
         "mtu": 9000,
         "ethernet_mac_address": "fa:16:3e:00:12:01",
@@ -107,8 +107,21 @@ def test_bond_link_and_where_networks_attach() -> None:
         "bond_miimon": 100,
         "bond_xmit_hash_policy": "layer3+4",
     }
-    assert [n["link"] for n in document["networks"]] == ["bondb0b00000-0", "tap00000014-90"]
-    assert document["links"][3]["vlan_link"] == "bondb0b00000-0"
+    assert [n["link"] for n in document["networks"]] == ["bond0", "tap00000014-90"]
+    assert document["links"][3]["vlan_link"] == "bond0"
+
+
+@pytest.mark.parametrize("name", ["storage-bond", "bond.1", "Bond0", "verylongname", ""])
+def test_a_bond_whose_name_is_no_device_name_is_bond_n(name: str) -> None:
+    """Guests name the bond device after its link id; a VLAN on it appends '.200'."""
+    case = BY_NAME["bond_vlan"]
+    topology = case.topology.copy()
+    (bond,) = topology.bonds.values()
+    topology.bonds[bond.id] = replace(bond, name=name)
+    document = network_data(topology, SERVER_ID)
+    assert document is not None
+    assert document["links"][2]["id"] == "bond0"
+    assert document["links"][3]["vlan_link"] == "bond0"
 
 
 def test_routes_default_first_then_host_routes_once_per_subnet() -> None:

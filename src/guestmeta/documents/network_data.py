@@ -31,7 +31,8 @@ DNS: each entry lists its subnet's servers; the top-level ``services`` is their 
 first-seen order (only ``dns``: cloud-init turns every top-level service into a nameserver).
 
 Link ids are ``tap`` plus the start of the port id, as Nova names the host's tap device,
-so they stay the same across renders and hosts. Links carry no ``name``: cloud-init would
+so they stay the same across renders and hosts. A bond's link id is its name (``bond0``)
+or ``bond<n>``: guests name the bond device after it. Links carry no ``name``: cloud-init would
 rename the guest's NIC to it.
 """
 
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,8 +66,15 @@ def link_id(port_id: str) -> str:
     return ("tap" + port_id)[:_TAP_LEN]
 
 
-def bond_link_id(bond: Bond) -> str:
-    return ("bond" + bond.id)[:_TAP_LEN]
+# A bond's link id becomes the guest's bond device name (glean names it so, and a VLAN
+# on it is named after it): short enough for "NAME.4094" and "NAME-vlan4094" to stay
+# under the kernel's 15 characters, and without "-" or ".", which glean splits names on.
+_BOND_NAME = re.compile(r"^[a-z][a-z0-9]{0,5}$")
+
+
+def bond_link_id(bond: Bond, index: int) -> str:
+    """The bond's own name when it makes a good device name, else ``bond<index>``."""
+    return bond.name if _BOND_NAME.match(bond.name) else f"bond{index}"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -125,9 +134,9 @@ def _links(topology: Topology, ports: list[Port]) -> list[_Link]:
         }
         links.append(_Link(body, [] if port.id in bonded else [port]))
     by_id = {p.id: p for p in ports}
-    for bond in bonds:
+    for index, bond in enumerate(bonds):
         members = [by_id[m] for m in bond.ports]
-        bid = unique(bond_link_id(bond), bond.id)
+        bid = unique(bond_link_id(bond, index), f"bond{index}")
         for member in members:
             ids[member.id] = bid  # sub-ports of a member ride on the bond
         body = {

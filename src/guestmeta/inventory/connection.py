@@ -15,7 +15,7 @@ import libvirt
 from guestmeta.inventory.rows import Domain, Failure, Scan
 from guestmeta.libvirt import domain as libvirt_domain
 from guestmeta.libvirt.connection import quiet_errors
-from guestmeta.libvirt.metadata import NAMESPACES, MetadataError, from_xml
+from guestmeta.libvirt.metadata import NAMESPACES, MetadataError, from_element, parse_xml
 
 # Listing flag -> the state name virsh prints.
 _STATE_LISTS = (
@@ -42,7 +42,7 @@ def read_domain(dom: Any, state: str | None) -> Domain:
     for namespace in NAMESPACES:
         xml = libvirt_domain.read(dom, 0, namespace)
         if xml is not None:
-            meta = from_xml(xml, namespace)
+            meta = from_element(parse_xml(xml), namespace, brief=True)
             break
     return Domain(dom.name(), dom.UUIDString(), state, meta)
 

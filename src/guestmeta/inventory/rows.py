@@ -38,7 +38,10 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class Domain:
-    """What one domain said: its identity, state and our element (None if it has none)."""
+    """What one domain said: its identity, state and our element (None if it has none).
+
+    The element is read brief: its name, project and ports, which is all a row holds.
+    """
 
     name: str
     uuid: str
