@@ -44,10 +44,9 @@ def agent(
     Writes only what differs, live and saved; reacts to store changes and libvirt
     events within a second; adopts ports whose MAC someone plugged by hand.
     """
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-    )
+    # Our own loggers speak; libraries (Alembic, SQLAlchemy) only when something is wrong.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("guestmeta").setLevel(logging.DEBUG if verbose else logging.INFO)
     with open_store() as store:
         worker = Agent(store, uri=connect, host=host, interval=interval)
         if once:

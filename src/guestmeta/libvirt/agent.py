@@ -217,7 +217,8 @@ class Agent:
             write_failed=self.own.cancel,
             on_outcome=lambda outcome: self._log(outcome, why),
         )
-        log.info("%s: %s", why, report.summary())
+        quiet = why == "periodic pass" and not report.written and not report.failed
+        log.log(logging.DEBUG if quiet else logging.INFO, "%s: %s", why, report.summary())
         return report
 
     def _adopt(self, names: Iterable[str]) -> None:

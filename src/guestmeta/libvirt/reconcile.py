@@ -10,6 +10,8 @@ replaces only the element of our namespace.
 
 from __future__ import annotations
 
+import functools
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -94,12 +96,31 @@ def wanted(topology: Topology, host: str) -> dict[str, InstanceMetadata]:
     return {name: metas[sid] for name, sid in by_domain.items()}
 
 
-def _stale(current: str | None, want: InstanceMetadata, want_c: str) -> list[str] | None:
+_EMPTY = re.compile(r"<([\w:.-]+)([^<>]*)></\1>")
+
+
+@functools.lru_cache(maxsize=8192)
+def _forms(want: InstanceMetadata) -> tuple[str, str, str]:
+    """(XML to write, the text libvirt gives back for it, its canonical form).
+
+    libvirt hands our element back as we wrote it but with empty elements closed short
+    (``<user/>``); comparing that text first spares the canonical form (a fresh parse,
+    about 0.2 ms) for every unchanged domain of a pass.
+    """
+    xml = element_xml(want)
+    return xml, _EMPTY.sub(r"<\1\2/>", xml).strip(), canonical(xml)
+
+
+def _stale(
+    current: str | None, want: InstanceMetadata, forms: tuple[str, str, str]
+) -> list[str] | None:
     """Why ``current`` must be replaced, or None when it already says ``want``."""
     if current is None:
         return ["element missing"]
+    if current.strip() == forms[1]:
+        return None
     try:
-        if canonical(current) == want_c:
+        if canonical(current) == forms[2]:
             return None
         return differences(from_xml(current, NS), want)
     except MetadataError as exc:
@@ -123,15 +144,14 @@ def sync(
     name = dom.name()
     active = dom.isActive() if active is None else active
     persistent = dom.isPersistent() if persistent is None else persistent
-    want_xml = element_xml(want)
-    want_c = canonical(want_xml)
+    forms = _forms(want)
     flags = 0
     labels: list[str] = []
     changes: list[str] = []
     for flag, label, applies in ((LIVE, "live", active), (CONFIG, "config", persistent)):
         if not applies:
             continue
-        why = _stale(read(dom, flag), want, want_c)
+        why = _stale(read(dom, flag), want, forms)
         if why is not None:
             flags |= flag
             labels.append(label)
@@ -140,7 +160,7 @@ def sync(
         if before_write is not None:
             before_write(name)
         try:
-            write(dom, want_xml, flags)
+            write(dom, forms[0], flags)
         except libvirt.libvirtError:
             if write_failed is not None:
                 write_failed(name)

@@ -1,0 +1,127 @@
+"""The ``--vif-source`` template, the ``<interface>`` it gives, and adopting foreign NICs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from guestmeta.apply import load_document, plan_apply
+from guestmeta.libvirt import adopt
+from guestmeta.libvirt.interfaces import (
+    VifSource,
+    VifSourceError,
+    interface_xml,
+    interfaces,
+    parse_vif_source,
+)
+from guestmeta.model import Topology
+from tests.libvirt.conftest import (
+    PORT_OFF0,
+    PORT_RUN0,
+    PORT_RUN1,
+    PORT_SPARE,
+    SCENARIO,
+    SERVER_OFF,
+    SERVER_RUN,
+    T0,
+)
+
+
+@pytest.fixture(scope="module")
+def topology() -> Topology:
+    return plan_apply(Topology(), [load_document("scenario.yaml", SCENARIO)], now=T0).topology
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("user", VifSource("user")),
+        ("bridge:br0", VifSource("bridge", "br0")),
+        ("network:default", VifSource("network", "default")),
+        ("ovs:br-int", VifSource("ovs", "br-int")),
+    ],
+)
+def test_vif_sources_parse(text: str, expected: VifSource) -> None:
+    assert parse_vif_source(text) == expected
+    assert str(expected) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("macvtap:eth0", "expected user, bridge:NAME, network:NAME or ovs:NAME"),
+        ("bridge", "bridge needs a name"),
+        ("bridge:", "bridge needs a name"),
+        ("user:x", "user takes no name"),
+        ("bridge:br 0", "'br 0' is not a usable name"),
+        ("network:a'b", "is not a usable name"),
+    ],
+)
+def test_bad_vif_sources_are_refused_by_name(text: str, complaint: str) -> None:
+    with pytest.raises(VifSourceError) as info:
+        parse_vif_source(text)
+    assert complaint in str(info.value)
+    assert repr(text) in str(info.value)
+
+
+def test_interface_xml_for_each_kind(topology: Topology) -> None:
+    port = topology.ports[PORT_RUN1]
+    assert interface_xml(port, VifSource("user")) == (
+        '<interface type="user"><mac address="fa:16:3e:00:01:02"/>'
+        '<model type="virtio"/></interface>'
+    )
+    assert interface_xml(port, VifSource("bridge", "br0"), mtu=1500) == (
+        '<interface type="bridge"><mac address="fa:16:3e:00:01:02"/><source bridge="br0"/>'
+        '<target dev="tap7d1e2f30-00"/><mtu size="1500"/><model type="virtio"/></interface>'
+    )
+    assert interface_xml(port, VifSource("network", "default")) == (
+        '<interface type="network"><mac address="fa:16:3e:00:01:02"/>'
+        '<source network="default"/><target dev="tap7d1e2f30-00"/>'
+        '<model type="virtio"/></interface>'
+    )
+    assert interface_xml(port, VifSource("ovs", "br-int")) == (
+        '<interface type="bridge"><mac address="fa:16:3e:00:01:02"/><source bridge="br-int"/>'
+        '<virtualport type="openvswitch">'
+        f'<parameters interfaceid="{PORT_RUN1}"/></virtualport>'
+        '<target dev="tap7d1e2f30-00"/><model type="virtio"/></interface>'
+    )
+
+
+def test_interfaces_are_read_with_mac_in_lower_case_and_alias() -> None:
+    xml = (
+        "<domain><devices>"
+        "<interface type='user'><mac address='FA:16:3E:00:01:01'/><alias name='net0'/></interface>"
+        "<interface type='user'><mac address='fa:16:3e:00:01:02'/></interface>"
+        "<interface type='user'/>"
+        "</devices></domain>"
+    )
+    found = interfaces(xml)
+    assert [(i.mac, i.alias) for i in found] == [
+        ("fa:16:3e:00:01:01", "net0"),
+        ("fa:16:3e:00:01:02", None),
+    ]
+
+
+def test_a_free_ports_mac_is_adopted(topology: Topology) -> None:
+    plan = adopt.plan(topology, SERVER_RUN, ["fa:16:3e:00:01:01", "FA:16:3E:00:09:09"])
+    assert plan.attach == [PORT_SPARE]
+    assert plan.refused == []
+
+
+def test_a_port_of_another_server_is_never_taken(topology: Topology) -> None:
+    plan = adopt.plan(topology, SERVER_RUN, ["fa:16:3e:00:02:01", "52:54:00:12:34:56"])
+    assert plan.attach == []
+    assert plan.refused == [
+        f"MAC fa:16:3e:00:02:01 is port {PORT_OFF0}, attached to server {SERVER_OFF}"
+    ]
+
+
+def test_a_mac_shared_by_two_free_ports_is_not_guessed(topology: Topology) -> None:
+    twin = replace(topology.ports[PORT_SPARE], id="twin-0000", network_id="other-net")
+    both = topology.copy()
+    both.ports["twin-0000"] = twin
+    plan = adopt.plan(both, SERVER_RUN, ["fa:16:3e:00:09:09"])
+    assert plan.attach == []
+    assert plan.refused == ["MAC fa:16:3e:00:09:09 matches 2 free ports; attach one by hand"]
+    assert PORT_RUN0 not in plan.attach
