@@ -1,4 +1,5 @@
-"""Shared fixtures: a store on SQLite and on a real PostgreSQL cluster the tests start."""
+"""Shared fixtures: a store on SQLite and on a real PostgreSQL cluster, and a real libvirtd,
+all started by the tests."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from guestmeta.store import Store
+from tests.libvirtd import LibvirtDaemon
 from tests.pgcluster import PostgresCluster
 
 DATA = Path(__file__).parent / "data"
@@ -32,6 +34,16 @@ def postgres() -> Iterator[PostgresCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def libvirtd() -> Iterator[LibvirtDaemon]:
+    """One real libvirtd for the whole session, shared by every test that needs it."""
+    daemon = LibvirtDaemon().start()
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -13,15 +13,6 @@ from tests.libvirtd import URI, LibvirtDaemon, define, remove
 
 
 @pytest.fixture(scope="session")
-def libvirtd() -> Iterator[LibvirtDaemon]:
-    daemon = LibvirtDaemon().start()
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
-
-
-@pytest.fixture(scope="session")
 def conn(libvirtd: LibvirtDaemon) -> Iterator[Any]:
     connection = libvirt.open(URI)
     try:

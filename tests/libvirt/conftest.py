@@ -97,15 +97,6 @@ def apply_text(store: Store, text: str) -> None:
     store.change(lambda current: plan_apply(current, [document], now=T0))
 
 
-@pytest.fixture(scope="session")
-def libvirtd() -> Iterator[LibvirtDaemon]:
-    daemon = LibvirtDaemon().start()
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
-
-
 @pytest.fixture
 def qemu(libvirtd: LibvirtDaemon) -> Iterator[Any]:
     conn = libvirt.open(URI)
