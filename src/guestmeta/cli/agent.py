@@ -9,19 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from guestmeta.cli.common import app, fail, open_store
+from guestmeta.cli.common import ConnectOption, app, fail, open_store
 from guestmeta.libvirt.agent import Agent
 from guestmeta.libvirt.connection import LibvirtUnreachable
-
-ConnectOption = Annotated[
-    str | None,
-    typer.Option(
-        "--connect",
-        "-c",
-        envvar="LIBVIRT_DEFAULT_URI",
-        help="libvirt URI [default: qemu:///system]",
-    ),
-]
 
 
 @app.command()

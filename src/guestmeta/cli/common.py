@@ -33,6 +33,17 @@ FormatOption = Annotated[
 _state: dict[str, str] = {}
 
 
+ConnectOption = Annotated[
+    str | None,
+    typer.Option(
+        "--connect",
+        "-c",
+        envvar="LIBVIRT_DEFAULT_URI",
+        help="libvirt URI [default: qemu:///system]",
+    ),
+]
+
+
 def fail(lines: list[str] | str) -> NoReturn:
     for line in [lines] if isinstance(lines, str) else lines:
         typer.echo(line, err=True)

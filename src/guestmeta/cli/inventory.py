@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from guestmeta.cli.common import app, fail
+from guestmeta.cli.common import ConnectOption, app, fail
 from guestmeta.cli.output import as_json, print_rows
 from guestmeta.inventory.rows import COLUMNS, Row, Scan, select
 
@@ -28,7 +28,7 @@ class IpsFormat(StrEnum):
 
 
 def _scan(connect: str | None, xml: list[Path], strict: bool) -> Scan:
-    if connect and xml:
+    if connect and xml and connect != os.environ.get("LIBVIRT_DEFAULT_URI"):
         fail("guestmeta: give --connect or --xml, not both")
     if xml:
         from guestmeta.inventory.xmlfiles import scan_files
@@ -80,10 +80,7 @@ def _write_atomically(path: Path, text: str) -> None:
 
 @app.command()
 def ips(
-    connect: Annotated[
-        str | None,
-        typer.Option("--connect", "-c", help="libvirt URI [default: LIBVIRT_DEFAULT_URI]"),
-    ] = None,
+    connect: ConnectOption = None,
     xml: Annotated[
         list[Path] | None,
         typer.Option(
@@ -150,10 +147,7 @@ def ips(
 
 @app.command()
 def exporter(
-    connect: Annotated[
-        str | None,
-        typer.Option("--connect", "-c", help="libvirt URI [default: LIBVIRT_DEFAULT_URI]"),
-    ] = None,
+    connect: ConnectOption = None,
     listen: Annotated[
         str,
         typer.Option(

@@ -14,8 +14,8 @@ from guestmeta.apply.edit import kind_name, plan_delete
 from guestmeta.cli import agent as _agent  # noqa: F401  (registers its commands)
 from guestmeta.cli import inventory as _inventory  # noqa: F401  (registers its commands)
 from guestmeta.cli import views
-from guestmeta.cli.agent import ConnectOption
 from guestmeta.cli.common import (
+    ConnectOption,
     Format,
     FormatOption,
     _state,

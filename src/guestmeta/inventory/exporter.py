@@ -19,17 +19,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from guestmeta.inventory.index import Index, Snapshot
+from guestmeta.inventory.rows import COLUMNS
 
-IP_LABELS = (
-    "domain",
-    "instance_uuid",
-    "instance_name",
-    "project_uuid",
-    "port_uuid",
-    "ip",
-    "type",
-    "ip_version",
-)
+# The row columns but the state, which a series would change with every start and stop.
+IP_LABELS = tuple(column for column in COLUMNS if column != "state")
 
 
 def metrics(snap: Snapshot) -> Iterator[Metric]:
