@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from guestmeta.libvirt.metadata import InstanceMetadata
 
@@ -33,7 +33,7 @@ class Row:
     state: str | None  # libvirt's state name when known ("running", "shutoff", ...)
 
     def as_dict(self) -> dict[str, str | int | None]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in COLUMNS}
 
 
 @dataclass(frozen=True, slots=True)

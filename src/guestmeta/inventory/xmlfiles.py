@@ -8,7 +8,7 @@ only the start of the ``<domain>`` element, up to the end of ``<metadata>`` (lib
 writes ``name``, ``uuid`` and ``metadata`` first), as a small document of its own.
 
 The fast path is taken only when the cut is sure to be the same as the file's: only a
-prolog before the root, only whole elements between ``<domstatus>`` and ``<domain>``,
+prolog before the root, the ``<domain>`` a direct child of ``<domstatus>`` (the last one),
 ``name`` and ``uuid`` inside the cut, and the file ending with its root's end tag (a
 truncated file does not). Anything else, and any cut that does not parse, goes through a
 full parse of the file, which is also what reports a malformed file. The fast path does
@@ -65,12 +65,12 @@ def _prolog_only(data: bytes, end: int) -> bool:
         pos = close + 3
 
 
-def _children_only(data: bytes, start: int, end: int) -> bool:
-    """``data[start:end]`` holds whole elements only, so what follows is a direct child.
+def _one_element(data: bytes, start: int, end: int) -> bool:
+    """``data[start:end]`` is balanced: the element at ``start`` is as deep as ``end``.
 
-    libvirtd writes no comments, CDATA or processing instructions inside ``<domstatus>``,
-    and escapes every ``<`` in its values; counting tags is then exact. Anything else
-    goes to the full parse.
+    libvirtd writes no comments, CDATA or processing instructions inside ``<domstatus>``
+    and escapes every ``<`` and ``>`` in its values, so counting tags is then exact.
+    Anything else goes to the full parse.
     """
     if data.find(b"<!", start, end) >= 0 or data.find(b"<?", start, end) >= 0:
         return False
@@ -82,14 +82,18 @@ def _fast(data: bytes) -> tuple[etree._Element, str | None] | None:
     """(domain element, domstatus state) from a cut of the file, or None to parse it all."""
     status = data.find(b"<domstatus")
     if status >= 0:
+        # libvirtd writes the domain last in <domstatus>, after some 10 KB of QEMU
+        # capabilities: take the last <domain and check that it is a direct child by
+        # counting tags from it to </domstatus>, which is far less to count.
         end_tag, tag_end = _ROOTS[b"domstatus"], data.find(b">", status)
-        start = data.find(b"<domain", tag_end)
-        if tag_end < 0 or start < 0:
+        end = data.rfind(end_tag)
+        start = max(data.rfind(b"<domain ", tag_end, end), data.rfind(b"<domain>", tag_end, end))
+        if tag_end < 0 or start < 0 or not _prolog_only(data, status):
+            return None
+        if not _one_element(data, start, end):
             return None
         match = _STATE.search(data, status, tag_end)
         state = match.group(1).decode() if match else None
-        if not _prolog_only(data, status) or not _children_only(data, tag_end + 1, start):
-            return None
     else:
         end_tag, state = _ROOTS[b"domain"], None
         start = data.find(b"<domain")
@@ -145,7 +149,8 @@ def read_domain(data: bytes, verify: bool = False) -> Domain:
     malformed after its metadata (never written by libvirtd, but possible by hand) is
     reported rather than read.
     """
-    if b"<!DOCTYPE" in data:
+    root = data.find(b"<dom")
+    if data.find(b"<!DOCTYPE", 0, root if root >= 0 else len(data)) >= 0:
         # libvirtd never writes one, and a DTD can fill attribute values (entities,
         # ATTLIST defaults) even when entity expansion in text is off.
         raise FileError("DOCTYPE declarations are not accepted in domain XML")

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 from importlib.metadata import PackageNotFoundError, version
+from typing import NamedTuple
 from xml.etree.ElementTree import canonicalize
 
 from lxml import etree
@@ -34,15 +35,15 @@ class MetadataError(ValueError):
     """The XML is not a ``nova:instance`` element we can read."""
 
 
-@dataclass(frozen=True, slots=True)
-class IP:
+# Named tuples rather than frozen dataclasses: a host scan builds thousands of these,
+# and a tuple is built several times faster.
+class IP(NamedTuple):
     type: str  # "fixed" or "floating"
     address: str
     ip_version: int
 
 
-@dataclass(frozen=True, slots=True)
-class PortIPs:
+class PortIPs(NamedTuple):
     uuid: str
     ips: tuple[IP, ...] = ()
 
