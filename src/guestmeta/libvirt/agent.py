@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libvirt
 
@@ -51,7 +51,9 @@ from guestmeta.libvirt.reconcile import (
     wanted,
 )
 from guestmeta.model import Topology
-from guestmeta.store import Store
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) loads only when a command opens it
+    from guestmeta.store import Store
 
 log = logging.getLogger("guestmeta.agent")
 BACKOFF_START = 0.5

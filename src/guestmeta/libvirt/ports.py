@@ -19,7 +19,7 @@ metadata.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from guestmeta.apply import ApplyError
 from guestmeta.apply.edit import find, plan_attach, plan_detach
@@ -28,7 +28,9 @@ from guestmeta.libvirt.connection import lookup
 from guestmeta.libvirt.interfaces import VifSource, interface_xml
 from guestmeta.libvirt.metadata import desired
 from guestmeta.libvirt.reconcile import Outcome, sync_safely
-from guestmeta.store import Result, Store
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) loads only when a command opens it
+    from guestmeta.store import Result, Store
 
 
 @dataclass
