@@ -359,3 +359,25 @@ def test_delete_refuses_a_network_in_use_and_deletes_a_port(
     assert after.servers == plain.topology.servers
     assert after.networks == plain.topology.networks
     assert revision(db) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (("list", "bogus"), ("guestmeta list", "'kind'", "'bogus'")),
+        (("ips", "--target-port", "0"), ("guestmeta ips", "'--target-port'")),
+        (("ips", "--nope"), ("guestmeta ips", "--nope")),
+        (("nosuchcommand",), ("guestmeta", "'nosuchcommand'")),
+    ],
+)
+def test_usage_errors_are_one_line_naming_the_command_and_the_argument(
+    plain: Prepared, tmp_path: Path, args: tuple[str, ...], names: tuple[str, ...]
+) -> None:
+    result = run(copy_of(plain, tmp_path), *args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(names[0] + ":")
+    for name in names[1:]:
+        assert name in lines[0]

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+# typer bundles its own click; its exceptions are reachable only here (typer is pinned).
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
 from guestmeta.apply import ApplyError, Plan, SourceError, load_document, plan_apply
 from guestmeta.apply.edit import kind_name, plan_delete
 from guestmeta.cli import agent as _agent  # noqa: F401  (registers its commands)
@@ -277,7 +280,23 @@ def revision(
 
 
 def main() -> None:
+    """Run the command; a usage error is one line naming the command and what is wrong."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # a bare command group: its help, as usual
+        exc.show()
+        sys.exit(exc.exit_code)
+    except UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "guestmeta"
+        hint = f" (see {where} --help)" if exc.ctx is not None else ""
+        message = " ".join(exc.format_message().split())
+        typer.echo(f"{where}: {message}{hint}", err=True)
+        sys.exit(exc.exit_code)
+    except ClickException as exc:
+        typer.echo(f"guestmeta: {' '.join(exc.format_message().split())}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
     except BrokenPipeError:  # e.g. piped into head
         sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
