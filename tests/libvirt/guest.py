@@ -32,8 +32,18 @@ while true; do /bin/busybox sleep 3600; done
 """
 
 
+def _apt_lists() -> None:
+    """A machine whose packages were all installed already may have no package lists."""
+    probe = subprocess.run(
+        ["apt-cache", "show", "linux-image-amd64"], capture_output=True, text=True
+    )
+    if probe.returncode != 0 or not probe.stdout.strip():
+        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
+
+
 def _kernel_package() -> str:
     """The versioned package the ``linux-image-amd64`` metapackage points at."""
+    _apt_lists()
     out = subprocess.run(
         ["apt-cache", "depends", "linux-image-amd64"], capture_output=True, text=True, check=True
     ).stdout
