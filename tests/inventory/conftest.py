@@ -12,8 +12,9 @@ import pytest
 from tests.libvirtd import URI, LibvirtDaemon, define, remove
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def conn(libvirtd: LibvirtDaemon) -> Iterator[Any]:
+    # One per test: a test may restart libvirtd, which ends every open connection.
     connection = libvirt.open(URI)
     try:
         yield connection

@@ -23,7 +23,7 @@ from guestmeta.inventory.index import Index
 from guestmeta.libvirt import domain as libvirt_domain
 from guestmeta.libvirt.metadata import IP, NS, InstanceMetadata, PortIPs
 from tests.inventory.files import element
-from tests.libvirtd import URI
+from tests.libvirtd import URI, LibvirtDaemon, define, remove
 
 GUESTMETA = str(Path(sys.executable).with_name("guestmeta"))
 PROJECT = "6f0c3e1b-52a4-4c6e-9d1e-3b7a2c9f8e01"
@@ -244,3 +244,28 @@ def test_exporter_command(libvirtd: object, make_domain: Callable[..., Any]) -> 
             raise
     assert proc.returncode == 0, err
     assert f"serving http://127.0.0.1:{port}/metrics" in err
+
+
+def test_exporter_survives_a_libvirtd_restart(exporter_port: int, libvirtd: LibvirtDaemon) -> None:
+    """After a restart the index reconnects, re-reads everything and follows events again."""
+    port = exporter_port
+    libvirtd.restart_libvirtd()
+    fresh = libvirt.open(URI)
+    dom = define(
+        fresh,
+        "gmtest-inv-restart",
+        metadata=element(ports=[("port-r", [("fixed", "10.30.0.7", "4")])]),
+    )
+    try:
+        want = [labels(dom, "port-r", "10.30.0.7", "fixed", "4")]
+        samples = wait_for(
+            port,
+            lambda s: value(s, "guestmeta_libvirt_up") == 1 and ip_series(s, dom.name()) == want,
+            60,
+        )
+        assert value(samples, "guestmeta_libvirt_up") == 1
+        assert ip_series(samples, dom.name()) == want
+        assert value(samples, "guestmeta_full_passes_total") >= 2  # one more after reconnecting
+    finally:
+        remove(dom)
+        fresh.close()
