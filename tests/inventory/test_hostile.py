@@ -342,3 +342,19 @@ def test_no_address_comes_from_a_dtd(doctype: str, address: str | None) -> None:
     except FileError:
         rows = []
     assert all(row.ip != "6.6.6.6" for row in rows)
+
+
+def test_a_file_far_larger_than_a_domain_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from guestmeta.inventory import xmlfiles
+
+    monkeypatch.setattr(xmlfiles, "MAX_FILE", 1 << 20)
+    good = tmp_path / "gmtest-good.xml"
+    good.write_text(persistent("gmtest-good", UUID, GOOD_ELEMENT))
+    big = tmp_path / "gmtest-big.xml"
+    padding = "<!-- " + "x" * (2 << 20) + " -->"
+    big.write_text(padding + persistent("gmtest-big", UUID.replace("1", "2"), GOOD_ELEMENT))
+    scan = scan_files([tmp_path])
+    assert [d.name for d in scan.domains] == ["gmtest-good"]
+    assert [(f.source, f.reason) for f in scan.failures] == [(str(big), "larger than 1 MiB")]

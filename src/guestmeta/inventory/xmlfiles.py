@@ -34,6 +34,8 @@ _STATE = re.compile(rb"""\sstate\s*=\s*['"]([a-z]+)['"]""")
 _ROOTS = {b"domain": b"</domain>", b"domstatus": b"</domstatus>"}
 _METADATA_END = b"</metadata>"
 _UUID_END = b"</uuid>"
+# A domain's XML is kilobytes; a file far larger is not one, and is not read into memory.
+MAX_FILE = 64 << 20
 
 
 class FileError(ValueError):
@@ -193,7 +195,11 @@ def scan_files(paths: Iterable[str | Path], verify: bool = False) -> Scan:
     failures: list[Failure] = []
     for path in _files(Path(p) for p in paths):
         try:
-            contents.append((path, path.read_bytes()))
+            with path.open("rb") as handle:
+                if os.fstat(handle.fileno()).st_size > MAX_FILE:
+                    failures.append(Failure(str(path), f"larger than {MAX_FILE >> 20} MiB"))
+                    continue
+                contents.append((path, handle.read()))
         except OSError as exc:
             failures.append(Failure(str(path), exc.strerror or str(exc)))
     # Live files first: they decide which definitions need no parsing.
