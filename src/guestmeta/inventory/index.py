@@ -83,6 +83,7 @@ class Index:
         self._queue: queue.Queue[str] = queue.Queue()
         self._stop = threading.Event()
         self._conn: Any = None
+        self._closed_conn: Any = None
         self._callbacks: list[int] = []
         self._threads: list[threading.Thread] = []
 
@@ -180,6 +181,11 @@ class Index:
 
     def _connect(self) -> None:
         quiet_errors()
+        closed, self._closed_conn = self._closed_conn, None
+        if closed is not None:  # a connection libvirt closed under us: free it
+            with contextlib.suppress(libvirt.libvirtError):
+                closed.unregisterCloseCallback()
+                closed.close()
         conn = libvirt.openReadOnly(self.uri)
         ids = (
             libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
@@ -193,9 +199,9 @@ class Index:
         self.host = conn.getHostname()
         self._conn = conn
 
-    def _closed(self, _conn: Any, reason: int, _opaque: Any) -> None:
+    def _closed(self, conn: Any, reason: int, _opaque: Any) -> None:
         log.warning("libvirt connection closed (reason %d); reconnecting", reason)
-        self._conn = None
+        self._closed_conn, self._conn = conn, None  # released by the worker, not here
         self._queue.put(_FULL)
 
     def _work(self) -> None:
