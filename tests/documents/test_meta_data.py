@@ -125,3 +125,32 @@ def test_a_json_list_is_refused(tmp_path: Path) -> None:
 def test_missing_directory_is_refused(tmp_path: Path) -> None:
     with pytest.raises(VendorDataError, match="does not exist"):
         VendorData.from_dir(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_refused(tmp_path: Path, constant: str) -> None:
+    """Python reads them; guests' strict JSON parsers would refuse the whole document."""
+    bad = tmp_path / "vendor_data.json"
+    write(bad, '{"cloud-init": "#cloud-config", "x": ' + constant + "}")
+    with pytest.raises(VendorDataError) as info:
+        VendorData.from_dir(tmp_path).for_server(None, "s1")
+    assert str(info.value) == f"{bad}: not valid JSON: {constant} is not a JSON value"
+
+
+def test_a_file_where_a_directory_is_expected_counts_as_missing(tmp_path: Path) -> None:
+    write(tmp_path / "projects", "not a directory")
+    assert VendorData.from_dir(tmp_path).for_server("p1", "s1") == {
+        "vendor_data.json": {},
+        "vendor_data2.json": {},
+    }
+
+
+def test_a_floating_ipv6_is_never_public_ipv4() -> None:
+    topology = CASE.topology.copy()
+    port_id = next(iter(topology.server_ports(SERVER_ID))).id
+    topology.floatingips = {
+        "f6": FloatingIP("f6", "2001:db8:ff::1", port_id=port_id),
+    }
+    data = ec2_meta_data(topology, SERVER_ID, "2009-04-04")
+    assert data["local-ipv4"] == "10.80.0.10"
+    assert "public-ipv4" not in data

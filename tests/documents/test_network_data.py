@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from guestmeta.documents import network_data
-from guestmeta.model import FixedIP, Topology
+from guestmeta.documents.network_data import link_id
+from guestmeta.model import Bond, FixedIP, Topology
 from tests.documents.topologies import BY_NAME, CASES, SERVER_ID, Case
 
 IDS = [case.name for case in CASES]
@@ -169,3 +170,44 @@ def test_an_unknown_subnet_costs_only_that_address() -> None:
     document = network_data(topology, SERVER_ID)
     assert document is not None
     assert [n["ip_address"] for n in document["networks"]] == ["192.168.10.10"]
+
+
+def test_two_bonds_never_share_a_link_id() -> None:
+    """A bond named bond1 first, an unnamed one second (bond1 by its place): both differ."""
+    case = BY_NAME["bond_vlan"]
+    topology = case.topology.copy()
+    (bond,) = topology.bonds.values()
+    members = [topology.ports[m] for m in bond.ports]
+    extra = [
+        replace(port, id=f"e{i}{port.id[2:]}", mac_address=f"fa:16:3e:00:77:0{i}", seq=90 + i)
+        for i, port in enumerate(members)
+    ]
+    topology.ports.update({port.id: port for port in extra})
+    second = Bond(id="b2", ports=tuple(p.id for p in extra), name="")
+    topology.bonds = {bond.id: replace(bond, name="bond1"), second.id: second}
+    document = network_data(topology, SERVER_ID)
+    assert document is not None
+    bonds = [link for link in document["links"] if link["type"] == "bond"]
+    assert [link["id"] for link in bonds] == ["bond1", "bond1-1"]
+    assert bonds[1]["bond_links"] == [link_id(p.id) for p in extra]
+
+
+def test_dns_union_holds_each_server_once_whatever_its_spelling() -> None:
+    case = BY_NAME["v4_v6_static"]
+    topology = case.topology.copy()
+    v4, v6 = sorted(topology.subnets.values(), key=lambda s: s.ip_version)
+    topology.subnets[v4.id] = replace(v4, dns_nameservers=("192.0.2.53", "192.0.2.53"))
+    topology.subnets[v6.id] = replace(
+        v6, dns_nameservers=("2001:DB8::53", "2001:db8:0::53", "192.0.2.53")
+    )
+    document = network_data(topology, SERVER_ID)
+    assert document is not None
+    assert document["services"] == [
+        {"type": "dns", "address": "192.0.2.53"},
+        {"type": "dns", "address": "2001:db8::53"},
+    ]
+    v6_entry = next(n for n in document["networks"] if n["type"] == "ipv6")
+    assert v6_entry["services"] == [
+        {"type": "dns", "address": "2001:db8::53"},
+        {"type": "dns", "address": "192.0.2.53"},
+    ]

@@ -20,7 +20,7 @@ import os
 from typing import Any
 
 from guestmeta.documents import versions
-from guestmeta.model import Server, Topology
+from guestmeta.model import Port, Server, Topology
 from guestmeta.model.server import sanitize_hostname
 
 RANDOM_SEED_BYTES = 512
@@ -54,8 +54,12 @@ def meta_data(
     version: str = versions.LATEST,
     *,
     random_seed: bytes | None = None,
+    ports: list[Port] | None = None,
 ) -> dict[str, Any]:
-    """The server's meta_data.json for ``version``; ``random_seed`` defaults to fresh bytes."""
+    """The server's meta_data.json for ``version``; ``random_seed`` defaults to fresh bytes.
+
+    ``ports``: the server's ports, when the caller has them already.
+    """
     server = topology.servers[server_id]
     keypair = topology.keypairs.get(server.key_name) if server.key_name else None
     data: dict[str, Any] = {
@@ -77,7 +81,7 @@ def meta_data(
     if versions.has(version, versions.DEVICES):
         data["devices"] = [
             {"type": "nic", "mac": port.mac_address, "tags": []}
-            for port in topology.server_ports(server_id)
+            for port in (topology.server_ports(server_id) if ports is None else ports)
         ]
     if versions.has(version, versions.RANDOM_SEED):
         seed = new_random_seed() if random_seed is None else random_seed

@@ -95,10 +95,15 @@ def network_data(topology: Topology, server_id: str) -> NetworkData | None:
     links = _links(topology, ports)
     networks: list[dict[str, Any]] = []
     services: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for link in links:
         for entry, dns in _networks(topology, link, len(networks)):
-            networks.append(entry)
-            services += [s for s in dns if s not in services]
+            if entry is not None:
+                networks.append(entry)
+            for service in dns:  # the union, first seen first, each address once
+                if service["address"] not in seen:
+                    seen.add(service["address"])
+                    services.append(service)
     return {"links": [link.body for link in links], "networks": networks, "services": services}
 
 
@@ -116,8 +121,11 @@ def _links(topology: Topology, ports: list[Port]) -> list[_Link]:
     bonded = {member: bond for bond in bonds for member in bond.ports}
     taken: set[str] = set()
 
-    def unique(wanted: str, full: str) -> str:
-        chosen = wanted if wanted not in taken else full
+    def unique(wanted: str, fallback: str) -> str:
+        """``wanted``, else ``fallback``, else ``fallback`` with a number: never twice."""
+        chosen, n = wanted if wanted not in taken else fallback, 1
+        while chosen in taken:
+            chosen, n = f"{fallback}-{n}", n + 1
         taken.add(chosen)
         return chosen
 
@@ -136,6 +144,7 @@ def _links(topology: Topology, ports: list[Port]) -> list[_Link]:
     by_id = {p.id: p for p in ports}
     for index, bond in enumerate(bonds):
         members = [by_id[m] for m in bond.ports]
+        member_links = [ids[m.id] for m in members]
         bid = unique(bond_link_id(bond, index), f"bond{index}")
         for member in members:
             ids[member.id] = bid  # sub-ports of a member ride on the bond
@@ -144,7 +153,7 @@ def _links(topology: Topology, ports: list[Port]) -> list[_Link]:
             "type": "bond",
             "mtu": _mtu(topology, members[0]),
             "ethernet_mac_address": members[0].mac_address,
-            "bond_links": [links[ports.index(m)].body["id"] for m in members],
+            "bond_links": member_links,
             "bond_mode": bond.mode,
         }
         if bond.miimon is not None:
@@ -172,11 +181,18 @@ def _links(topology: Topology, ports: list[Port]) -> list[_Link]:
     return links
 
 
+def _dns(subnet: Subnet) -> list[dict[str, Any]]:
+    """The subnet's DNS servers, each once, in the canonical text form of its address."""
+    addresses = dict.fromkeys(str(ipaddress.ip_address(a)) for a in subnet.dns_nameservers)
+    return [{"type": "dns", "address": a} for a in addresses]
+
+
 def _networks(
     topology: Topology, link: _Link, start: int
-) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """The network entries of one link, numbered from ``start``, each with its DNS services."""
-    out: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+) -> list[tuple[dict[str, Any] | None, list[dict[str, Any]]]]:
+    """The network entries of one link, numbered from ``start``, each with its DNS services
+    (an entry of None: a subnet that adds DNS servers but no entry of its own)."""
+    out: list[tuple[dict[str, Any] | None, list[dict[str, Any]]]] = []
     dhcp_done: set[int] = set()
     routed: set[str] = set()
     for port in link.ports:
@@ -184,19 +200,20 @@ def _networks(
             subnet = topology.subnets.get(fixed.subnet_id)
             if subnet is None:
                 continue
-            dns = [{"type": "dns", "address": a} for a in subnet.dns_nameservers]
+            dns = _dns(subnet)
             dhcp = subnet.enable_dhcp and subnet.ipv6_address_mode is None
             if subnet.ipv6_address_mode is not None:
                 kind = f"ipv6_{subnet.ipv6_address_mode}"
             elif dhcp:
                 if subnet.ip_version in dhcp_done:
+                    out.append((None, dns))  # no second entry, but its DNS still counts
                     continue
                 dhcp_done.add(subnet.ip_version)
                 kind = f"ipv{subnet.ip_version}_dhcp"
             else:
                 kind = f"ipv{subnet.ip_version}"
             entry: dict[str, Any] = {
-                "id": f"network{start + len(out)}",
+                "id": f"network{start + sum(e is not None for e, _ in out)}",
                 "type": kind,
                 "link": link.body["id"],
                 "network_id": port.network_id,

@@ -44,24 +44,29 @@ def document_tree(
     """Every OpenStack and drive EC2 file of one server; ``random_seed`` fixes the seed."""
     server = topology.servers[server_id]
     seed = new_random_seed() if random_seed is None else random_seed
+    ports = topology.server_ports(server_id)
     vendor_docs = (vendor or VendorData()).for_server(server.project_id, server_id)
+    vendor1, vendor2 = encode(vendor_docs[VENDOR_DATA]), encode(vendor_docs[VENDOR_DATA2])
     network = network_data(topology, server_id)
+    network_bytes = encode(network) if network is not None else None
     tree: Tree = {}
     for version in versions.openstack_versions():
         base = f"openstack/{version}"
         tree[f"{base}/meta_data.json"] = encode(
-            meta_data(topology, server_id, version, random_seed=seed)
+            meta_data(topology, server_id, version, random_seed=seed, ports=ports)
         )
         if server.user_data is not None:
             tree[f"{base}/user_data"] = server.user_data
         if versions.has(version, versions.VENDOR_DATA):
-            tree[f"{base}/{VENDOR_DATA}"] = encode(vendor_docs[VENDOR_DATA])
-        if network is not None and versions.has(version, versions.NETWORK_DATA):
-            tree[f"{base}/network_data.json"] = encode(network)
+            tree[f"{base}/{VENDOR_DATA}"] = vendor1
+        if network_bytes is not None and versions.has(version, versions.NETWORK_DATA):
+            tree[f"{base}/network_data.json"] = network_bytes
         if versions.has(version, versions.VENDOR_DATA2):
-            tree[f"{base}/{VENDOR_DATA2}"] = encode(vendor_docs[VENDOR_DATA2])
+            tree[f"{base}/{VENDOR_DATA2}"] = vendor2
     for version in versions.EC2_DRIVE_VERSIONS:
-        tree[f"ec2/{version}/meta-data.json"] = encode(ec2_meta_data(topology, server_id, version))
+        tree[f"ec2/{version}/meta-data.json"] = encode(
+            ec2_meta_data(topology, server_id, version, ports=ports)
+        )
         if server.user_data is not None:
             tree[f"ec2/{version}/user-data"] = server.user_data
     return tree
@@ -74,6 +79,7 @@ def ec2_tree(topology: Topology, server_id: str) -> Tree:
     public key shows as ``0=name``); every listed entry is a path of the tree.
     """
     server = topology.servers[server_id]
+    ports = topology.server_ports(server_id)
     tree: Tree = {}
     for version in versions.ec2_versions():
         top: dict[str, Any] = {"meta-data": {}}
@@ -81,5 +87,6 @@ def ec2_tree(topology: Topology, server_id: str) -> Tree:
             top["user-data"] = server.user_data
             tree[f"{version}/user-data"] = server.user_data
         tree[f"{version}/"] = listing(top)
-        tree.update(walk(f"{version}/meta-data", ec2_meta_data(topology, server_id, version)))
+        meta = ec2_meta_data(topology, server_id, version, ports=ports)
+        tree.update(walk(f"{version}/meta-data", meta))
     return tree

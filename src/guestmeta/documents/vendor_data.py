@@ -70,19 +70,30 @@ def _safe(part: str) -> bool:
     return part not in ("", ".", "..") and "/" not in part and "\0" not in part
 
 
+class _NotJSON(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    """Python's json reads NaN and Infinity; guests' strict parsers refuse the document."""
+    raise _NotJSON(f"{name} is not a JSON value")
+
+
 def _load(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a missing file is never an error
         return {}
     except (OSError, UnicodeDecodeError) as exc:
         raise VendorDataError(f"{path}: cannot be read: {exc}") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise VendorDataError(
             f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except _NotJSON as exc:
+        raise VendorDataError(f"{path}: not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise VendorDataError(f"{path}: must hold a JSON object, not {type(data).__name__}")
     return data
