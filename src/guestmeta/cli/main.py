@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -195,6 +196,12 @@ def _libvirt(connect: str | None) -> Any:
         return None
 
 
+def _close(conn: Any) -> None:
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
 def _port_report(change: PortChange, fmt: Format, verb: str) -> None:
     if fmt is Format.json:
         body: dict[str, Any] = {
@@ -230,13 +237,16 @@ def port_attach(
     except VifSourceError as exc:
         fail(f"guestmeta: {exc}")
     conn = _libvirt(connect)
-    with open_store() as store:
-        try:
-            done = attach_port(store, conn, port, server, source)
-        except ApplyError as exc:
-            fail(exc.lines)
-        except HotplugError as exc:
-            fail(f"guestmeta: {exc}")
+    try:
+        with open_store() as store:
+            try:
+                done = attach_port(store, conn, port, server, source)
+            except ApplyError as exc:
+                fail(exc.lines)
+            except HotplugError as exc:
+                fail(f"guestmeta: {exc}")
+    finally:
+        _close(conn)
     _port_report(done, fmt, "attached")
 
 
@@ -251,13 +261,16 @@ def port_detach(
 ) -> None:
     """Unplug PORT: its NIC leaves the domain (the guest must let go), then the store."""
     conn = _libvirt(connect)
-    with open_store() as store:
-        try:
-            done = detach_port(store, conn, port, timeout)
-        except ApplyError as exc:
-            fail(exc.lines)
-        except HotplugError as exc:
-            fail(f"guestmeta: {exc}")
+    try:
+        with open_store() as store:
+            try:
+                done = detach_port(store, conn, port, timeout)
+            except ApplyError as exc:
+                fail(exc.lines)
+            except HotplugError as exc:
+                fail(f"guestmeta: {exc}")
+    finally:
+        _close(conn)
     _port_report(done, fmt, "detached")
 
 

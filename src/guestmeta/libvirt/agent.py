@@ -159,13 +159,20 @@ class Agent:
     # -- libvirt ---------------------------------------------------------------------
 
     def _connect(self) -> None:
+        self._lost = False  # first: a close during the registrations below must count
         conn = open_connection(self.uri, keepalive=True)
         # Drivers without a daemon (test:///default) have no close callback: never lost.
         with contextlib.suppress(libvirt.libvirtError):
             conn.registerCloseCallback(self._connection_closed, None)
-        self._callbacks = events.register(conn, self.request, self.own)
+        # Events owed by writes on the old connection will never come.
+        self.own = events.OwnWrites()
+        try:
+            self._callbacks = events.register(conn, self.request, self.own)
+        except libvirt.libvirtError as exc:
+            self._conn = conn
+            self._disconnect()
+            raise LibvirtUnreachable(f"lost {self.uri} while connecting: {reason(exc)}") from exc
         self._conn = conn
-        self._lost = False
         self.connects += 1
         log.info("connected to %s as host %s", self.uri, self.host)
 
@@ -311,8 +318,13 @@ class Agent:
             target=self._watch_store, args=(stop,), name="guestmeta-store", daemon=True
         )
         watcher.start()
-        pause = BACKOFF_START
+        pause = trouble = BACKOFF_START
         next_full = 0.0
+        try:
+            # Know the store before the first pass, or that pass would find nothing to do.
+            self.reload()
+        except Exception as exc:  # the watcher brings the revision once the store answers
+            log.error("cannot load the store yet: %s", exc)
         try:
             while not stop.is_set():
                 if self._conn is None:
@@ -338,10 +350,16 @@ class Agent:
                     continue
                 try:
                     self._handle(work)
+                    trouble = BACKOFF_START
                 except ConnectionLost as exc:
                     self._requeue(work)
                     log.warning("lost the connection to %s (%s); reconnecting", self.uri, exc)
                     self._disconnect()
+                except Exception as exc:  # the store down, or anything else: wait, go on
+                    self._requeue(work)
+                    log.error("%s; trying again in %.1f s", exc, trouble)
+                    stop.wait(trouble)
+                    trouble = min(trouble * 2, self.backoff_max)
         finally:
             self._disconnect()
             watcher.join(timeout=STORE_WAIT + 1)
@@ -350,5 +368,7 @@ class Agent:
         """Keep what was owed: the pass after reconnecting covers it anyway."""
         with self._cond:
             self._work.revision = max(self._work.revision, work.revision)
+            self._work.full = self._work.full or work.full
+            self._work.adopt_all |= work.adopt_all
             for name, item in work.domains.items():
                 self._work.domains.setdefault(name, item)

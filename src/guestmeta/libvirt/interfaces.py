@@ -16,6 +16,7 @@ from lxml import etree
 
 from guestmeta.libvirt.metadata import parse_xml
 from guestmeta.model import Port
+from guestmeta.model.topology import is_uuid
 
 KINDS = ("user", "bridge", "network", "ovs")
 ENV_VIF_SOURCE = "GUESTMETA_VIF_SOURCE"
@@ -65,7 +66,10 @@ def interface_xml(port: Port, source: VifSource, mtu: int | None = None) -> str:
         virtualport = etree.SubElement(iface, "virtualport", type="openvswitch")
         etree.SubElement(virtualport, "parameters", interfaceid=port.id)
     if source.kind != "user":
-        etree.SubElement(iface, "target", dev=("tap" + port.id)[:TAP_NAME_LEN])
+        if is_uuid(port.id):
+            # Nova's tap name. Other ids (free-form in hand-written files) could cut to
+            # the same 14 characters or hold characters Linux refuses: libvirt names those.
+            etree.SubElement(iface, "target", dev=("tap" + port.id)[:TAP_NAME_LEN])
         if mtu:
             etree.SubElement(iface, "mtu", size=str(mtu))
     etree.SubElement(iface, "model", type="virtio")

@@ -21,13 +21,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from guestmeta.apply import ApplyError
+import libvirt
+
+from guestmeta.apply import ApplyError, Plan
+from guestmeta.apply.changes import diff
 from guestmeta.apply.edit import find, plan_attach, plan_detach
 from guestmeta.libvirt import hotplug
-from guestmeta.libvirt.connection import lookup
+from guestmeta.libvirt.connection import lookup, reason
 from guestmeta.libvirt.interfaces import VifSource, interface_xml
 from guestmeta.libvirt.metadata import desired
 from guestmeta.libvirt.reconcile import Outcome, sync_safely
+from guestmeta.model import Port, Topology
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) loads only when a command opens it
     from guestmeta.store import Result, Store
@@ -44,9 +48,8 @@ class PortChange:
     note: str | None = None  # why the domain was not touched
 
     def lines(self) -> list[str]:
+        """What happened in libvirt, for people (the note goes to stderr on its own)."""
         out = []
-        if self.note:
-            out.append(self.note)
         if self.domain is not None and self.device:
             out.append(f"interface on {self.domain}: {'+'.join(self.device)}")
         if self.metadata is not None:
@@ -82,23 +85,32 @@ def attach_port(
     topology = store.load()
     port_id = find(topology, "ports", port_ref)
     server_id = find(topology, "servers", server_ref)
+    original = topology.ports[port_id]
     result = store.change(lambda current: plan_attach(current, port_id, server_id))
     server = result.topology.servers[server_id]
-    dom, note = _domain(conn, server.domain_name)
-    if dom is None:
-        return PortChange(result, note=note)
     port = result.topology.ports[port_id]
-    network = result.topology.networks.get(port.network_id)
-    xml = interface_xml(port, source, network.mtu if network else None)
     try:
+        dom, note = _domain(conn, server.domain_name)
+        if dom is None:
+            return PortChange(result, note=note)
+        network = result.topology.networks.get(port.network_id)
+        xml = interface_xml(port, source, network.mtu if network else None)
         device = hotplug.attach(dom, xml, port.mac_address)
-    except hotplug.HotplugError as exc:
-        if result.changes:
-            store.change(lambda current: plan_detach(current, port_id))
-            raise hotplug.HotplugError(f"{exc}; the store change was rolled back") from exc
-        raise
+    except (hotplug.HotplugError, libvirt.libvirtError) as exc:
+        if not result.changes:
+            raise
+        # Put the port back exactly as it was (owner, order), not merely "detached".
+        store.change(lambda current: _restore(current, original))
+        why = exc if isinstance(exc, hotplug.HotplugError) else reason(exc)
+        raise hotplug.HotplugError(f"{why}; the store change was rolled back") from exc
     meta = sync_safely(dom, desired(result.topology, server_id))
     return PortChange(result, server.domain_name, device, meta)
+
+
+def _restore(current: Topology, port: Port) -> Plan:
+    topology = current.copy()
+    topology.ports[port.id] = port
+    return Plan(topology, diff(current, topology))
 
 
 def detach_port(store: Store, conn: Any, port_ref: str, timeout: float) -> PortChange:
@@ -116,7 +128,10 @@ def detach_port(store: Store, conn: Any, port_ref: str, timeout: float) -> PortC
     dom, note = _domain(conn, server.domain_name)
     device: tuple[str, ...] = ()
     if dom is not None:
-        device = hotplug.detach(conn, dom, port.mac_address, timeout)
+        try:
+            device = hotplug.detach(conn, dom, port.mac_address, timeout)
+        except libvirt.libvirtError as exc:  # e.g. the domain went away meanwhile
+            raise hotplug.HotplugError(f"{reason(exc)}; the store is unchanged") from exc
     try:
         result = store.change(lambda current: plan_detach(current, port_id))
     except ApplyError as exc:
