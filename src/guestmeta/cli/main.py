@@ -42,7 +42,7 @@ from guestmeta.libvirt.ports import PortChange, attach_port, detach_port
 from guestmeta.model import Topology
 
 if TYPE_CHECKING:
-    from guestmeta.store import Result
+    from guestmeta.store import Result, Store
 
 port_app = typer.Typer(help="Plug ports into servers and unplug them.", no_args_is_help=True)
 app.add_typer(port_app, name="port")
@@ -196,10 +196,21 @@ def _libvirt(connect: str | None) -> Any:
         return None
 
 
-def _close(conn: Any) -> None:
-    if conn is not None:
-        with contextlib.suppress(Exception):
-            conn.close()
+def _port_change(connect: str | None, run: Callable[[Store, Any], PortChange]) -> PortChange:
+    """One port change with the store and libvirt open; refusals are one-line errors."""
+    conn = _libvirt(connect)
+    try:
+        with open_store() as store:
+            try:
+                return run(store, conn)
+            except ApplyError as exc:
+                fail(exc.lines)
+            except HotplugError as exc:
+                fail(f"guestmeta: {exc}")
+    finally:
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
 
 
 def _port_report(change: PortChange, fmt: Format, verb: str) -> None:
@@ -236,17 +247,7 @@ def port_attach(
         source = parse_vif_source(vif_source)
     except VifSourceError as exc:
         fail(f"guestmeta: {exc}")
-    conn = _libvirt(connect)
-    try:
-        with open_store() as store:
-            try:
-                done = attach_port(store, conn, port, server, source)
-            except ApplyError as exc:
-                fail(exc.lines)
-            except HotplugError as exc:
-                fail(f"guestmeta: {exc}")
-    finally:
-        _close(conn)
+    done = _port_change(connect, lambda store, conn: attach_port(store, conn, port, server, source))
     _port_report(done, fmt, "attached")
 
 
@@ -260,17 +261,7 @@ def port_detach(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Unplug PORT: its NIC leaves the domain (the guest must let go), then the store."""
-    conn = _libvirt(connect)
-    try:
-        with open_store() as store:
-            try:
-                done = detach_port(store, conn, port, timeout)
-            except ApplyError as exc:
-                fail(exc.lines)
-            except HotplugError as exc:
-                fail(f"guestmeta: {exc}")
-    finally:
-        _close(conn)
+    done = _port_change(connect, lambda store, conn: detach_port(store, conn, port, timeout))
     _port_report(done, fmt, "detached")
 
 
