@@ -183,8 +183,13 @@ def _links(topology: Topology, ports: list[Port]) -> list[_Link]:
 
 def _dns(subnet: Subnet) -> list[dict[str, Any]]:
     """The subnet's DNS servers, each once, in the canonical text form of its address."""
-    addresses = dict.fromkeys(str(ipaddress.ip_address(a)) for a in subnet.dns_nameservers)
-    return [{"type": "dns", "address": a} for a in addresses]
+    return [{"type": "dns", "address": a} for a in _dns_addresses(subnet.dns_nameservers)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _dns_addresses(servers: tuple[str, ...]) -> tuple[str, ...]:
+    """Cached: parsing addresses costs more than the rest of a render."""
+    return tuple(dict.fromkeys(str(ipaddress.ip_address(a)) for a in servers))
 
 
 def _networks(
@@ -193,6 +198,7 @@ def _networks(
     """The network entries of one link, numbered from ``start``, each with its DNS services
     (an entry of None: a subnet that adds DNS servers but no entry of its own)."""
     out: list[tuple[dict[str, Any] | None, list[dict[str, Any]]]] = []
+    number = start
     dhcp_done: set[int] = set()
     routed: set[str] = set()
     for port in link.ports:
@@ -213,11 +219,12 @@ def _networks(
             else:
                 kind = f"ipv{subnet.ip_version}"
             entry: dict[str, Any] = {
-                "id": f"network{start + sum(e is not None for e, _ in out)}",
+                "id": f"network{number}",
                 "type": kind,
                 "link": link.body["id"],
                 "network_id": port.network_id,
             }
+            number += 1
             if dhcp:
                 out.append((entry, dns))
                 continue
