@@ -23,12 +23,27 @@ class Adoption:
     refused: list[str] = field(default_factory=list)
 
 
-def plan(topology: Topology, server_id: str, macs: Iterable[str]) -> Adoption:
+@dataclass(frozen=True)
+class MacIndex:
+    """Ports by MAC and the set of trunk sub-ports: built once per pass, not per domain."""
+
+    by_mac: dict[str, list[str]]
+    sub_ports: frozenset[str]
+
+    @classmethod
+    def of(cls, topology: Topology) -> MacIndex:
+        by_mac: dict[str, list[str]] = {}
+        for port in topology.ports.values():
+            by_mac.setdefault(port.mac_address.lower(), []).append(port.id)
+        return cls(by_mac, frozenset(topology.trunk_parents()))
+
+
+def plan(
+    topology: Topology, server_id: str, macs: Iterable[str], index: MacIndex | None = None
+) -> Adoption:
     """Which free ports the interfaces with ``macs`` on ``server_id``'s domain stand for."""
-    by_mac: dict[str, list[str]] = {}
-    for port in topology.ports.values():
-        by_mac.setdefault(port.mac_address.lower(), []).append(port.id)
-    sub_ports = topology.trunk_parents()
+    index = index or MacIndex.of(topology)
+    by_mac, sub_ports = index.by_mac, index.sub_ports
     result = Adoption()
     for mac in dict.fromkeys(m.lower() for m in macs):
         port_ids = by_mac.get(mac, [])

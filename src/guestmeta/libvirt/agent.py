@@ -233,6 +233,7 @@ class Agent:
     def _adopt(self, names: Iterable[str]) -> None:
         """Attach in the store the free ports whose MACs someone plugged into our domains."""
         by_domain = managed(self.topology, self.host)
+        index = adopt.MacIndex.of(self.topology)
         found: dict[str, list[str]] = {}
         for name in names:
             server_id = by_domain.get(name)
@@ -241,7 +242,7 @@ class Agent:
             macs = self._macs(name)
             if not macs:
                 continue
-            adoption = adopt.plan(self.topology, server_id, macs)
+            adoption = adopt.plan(self.topology, server_id, macs, index)
             for line in adoption.refused:
                 log.warning("%s: foreign interface left alone: %s", name, line)
             if adoption.attach:
@@ -298,11 +299,12 @@ class Agent:
             if work.full is None:
                 for name in changed:
                     work.domains.setdefault(name, (f"store revision {self.revision}", False))
-        if work.adopt_all:
+        if work.adopt_all:  # every managed domain, the named ones included
             self._adopt(self.wants)
-        adopt_names = [name for name, (_, wants_adopt) in work.domains.items() if wants_adopt]
-        if adopt_names:
-            self._adopt(adopt_names)
+        else:
+            adopt_names = [name for name, (_, wants) in work.domains.items() if wants]
+            if adopt_names:
+                self._adopt(adopt_names)
         if work.full is not None:
             report = self._full_pass(work.full)
             if report.failed:
