@@ -14,7 +14,7 @@ import libvirt
 
 from guestmeta.inventory.rows import Domain, Failure, Scan
 from guestmeta.libvirt import domain as libvirt_domain
-from guestmeta.libvirt.connection import quiet_errors
+from guestmeta.libvirt.connection import is_no_domain, quiet_errors
 from guestmeta.libvirt.metadata import NAMESPACES, MetadataError, from_element, parse_xml
 
 # Listing flag -> the state name virsh prints.
@@ -24,7 +24,6 @@ _STATE_LISTS = (
     (libvirt.VIR_CONNECT_LIST_DOMAINS_SHUTOFF, "shutoff"),
     (libvirt.VIR_CONNECT_LIST_DOMAINS_OTHER, "other"),
 )
-_GONE = (libvirt.VIR_ERR_NO_DOMAIN,)
 WORKERS = 4  # libvirtd's default max_client_requests is 5
 
 
@@ -47,14 +46,15 @@ def read_domain(dom: Any, state: str | None) -> Domain:
     return Domain(dom.name(), dom.UUIDString(), state, meta)
 
 
-def _read(item: tuple[Any, str]) -> Domain | Failure | None:
+def read_one(item: tuple[Any, str]) -> Domain | Failure | None:
+    """One (domain, state) of ``domain_states`` read, a Failure, or None when it is gone."""
     dom, state = item
     try:
         return read_domain(dom, state)
     except MetadataError as exc:
         return Failure(dom.name(), str(exc))
     except libvirt.libvirtError as exc:
-        if exc.get_error_code() in _GONE:
+        if is_no_domain(exc):
             return None  # undefined while we were listing: it has no addresses any more
         return Failure(dom.name(), exc.get_error_message() or str(exc))
 
@@ -68,9 +68,9 @@ def scan_connection(conn: Any, workers: int = WORKERS) -> Scan:
     items = domain_states(conn)
     if workers > 1 and len(items) > 1:
         with ThreadPoolExecutor(workers) as pool:
-            results = list(pool.map(_read, items))
+            results = list(pool.map(read_one, items))
     else:
-        results = [_read(item) for item in items]
+        results = [read_one(item) for item in items]
     domains = [r for r in results if isinstance(r, Domain)]
     failures = [r for r in results if isinstance(r, Failure)]
     return Scan(domains, failures)

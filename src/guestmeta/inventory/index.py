@@ -20,9 +20,9 @@ from typing import Any
 
 import libvirt
 
-from guestmeta.inventory.connection import domain_states, read_domain
+from guestmeta.inventory.connection import domain_states, read_domain, read_one
 from guestmeta.inventory.rows import Domain, Failure
-from guestmeta.libvirt.connection import quiet_errors, start_event_loop
+from guestmeta.libvirt.connection import is_no_domain, quiet_errors, start_event_loop
 from guestmeta.libvirt.metadata import MetadataError
 
 log = logging.getLogger(__name__)
@@ -122,17 +122,14 @@ class Index:
         domains: dict[str, Domain] = {}
         failures: dict[str, Failure] = {}
         errors = 0
-        for dom, state in domain_states(conn):
-            uuid = dom.UUIDString()
-            try:
-                domains[uuid] = read_domain(dom, state)
-            except MetadataError as exc:
-                failures[uuid] = Failure(dom.name(), str(exc))
+        for item in domain_states(conn):
+            result = read_one(item)
+            uuid = item[0].UUIDString()
+            if isinstance(result, Domain):
+                domains[uuid] = result
+            elif result is not None:
+                failures[uuid] = result
                 errors += 1
-            except libvirt.libvirtError as exc:
-                if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-                    failures[uuid] = Failure(dom.name(), exc.get_error_message() or str(exc))
-                    errors += 1
         with self._lock:
             s = self._state
             s.domains, s.failures = domains, failures
@@ -155,7 +152,7 @@ class Index:
         except MetadataError as exc:
             domain, failure = None, Failure(self._name(uuid), str(exc))
         except libvirt.libvirtError as exc:
-            if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+            if not is_no_domain(exc):
                 raise
             domain, failure = None, None
         with self._lock:
