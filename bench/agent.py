@@ -32,10 +32,9 @@ import libvirt
 from tests.libvirtd import URI, LibvirtDaemon, domain_xml, remove
 
 from guestmeta.apply import Plan, load_document, plan_apply
-from guestmeta.apply.changes import diff
+from guestmeta.host.agent import Agent
 from guestmeta.libvirt import CONFIG, full_pass, load
-from guestmeta.libvirt.agent import Agent
-from guestmeta.model import FixedIP, Topology
+from guestmeta.model import FixedIP, Topology, diff
 from guestmeta.store import Store
 
 HOST = "bench-host"
@@ -131,7 +130,7 @@ def delays(store: Store, conn: Any, changes: int) -> list[float]:
         results = []
         for n in range(changes):
             name = f"{PREFIX}{(n * 97) % len(by_domain):04d}"
-            port = topology.server_ports(by_domain[name])[0]
+            port = topology.index.ports(by_domain[name])[0]
             address = f"10.20.{200 + n // 250}.{n % 250 + 1}"
             dom = conn.lookupByName(name)
             started = time.perf_counter()

@@ -39,12 +39,12 @@ import libvirt
 from lxml import etree
 from tests.libvirtd import URI, LibvirtDaemon, domain_xml
 
+from guestmeta.domainxml import IP, NS, PARSER, InstanceMetadata, PortIPs, from_element
 from guestmeta.inventory.connection import scan_connection
 from guestmeta.inventory.exporter import Exporter
 from guestmeta.inventory.index import Index
 from guestmeta.inventory.xmlfiles import scan_files
 from guestmeta.libvirt import domain as libvirt_domain
-from guestmeta.libvirt.metadata import IP, NS, PARSER, InstanceMetadata, PortIPs, from_element
 
 PREFIX = "gmbench-"
 PERSISTENT = Path("/etc/libvirt/qemu")

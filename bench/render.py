@@ -72,7 +72,7 @@ def main() -> None:
     if why:
         print(f"  (nova: {why})")
     results: dict[str, Any] = {
-        "ports": len(topology.server_ports(server_id)),
+        "ports": len(topology.index.ports(server_id)),
         "guestmeta_renders_per_s": round(ours),
         "guestmeta_bytes_per_s": round(ours_bytes),
         "nova_renders_per_s": round(nova) if nova else None,

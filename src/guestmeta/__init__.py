@@ -7,26 +7,16 @@ store, and importing SQLAlchemy would double their start-up time.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from guestmeta._lazy import exports
 
 if TYPE_CHECKING:
-    from guestmeta.apply import ApplyError, Change, Plan, SourceError, load_document, plan_apply
-    from guestmeta.model import Topology, ValidationError
+    from guestmeta.apply import ApplyError, SourceError, load_document, plan_apply
+    from guestmeta.model import Change, Plan, Topology, ValidationError
     from guestmeta.store import Store
 
 __version__ = "0.1.0"
-_HOMES = {
-    "ApplyError": "guestmeta.apply",
-    "Change": "guestmeta.apply",
-    "Plan": "guestmeta.apply",
-    "SourceError": "guestmeta.apply",
-    "load_document": "guestmeta.apply",
-    "plan_apply": "guestmeta.apply",
-    "Topology": "guestmeta.model",
-    "ValidationError": "guestmeta.model",
-    "Store": "guestmeta.store",
-}
 __all__ = [
     "ApplyError",
     "Change",
@@ -39,10 +29,11 @@ __all__ = [
     "load_document",
     "plan_apply",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'guestmeta' has no attribute {name!r}")
-    return getattr(import_module(home), name)
+__getattr__ = exports(
+    __name__,
+    {
+        "guestmeta.apply": ("ApplyError", "SourceError", "load_document", "plan_apply"),
+        "guestmeta.model": ("Change", "Plan", "Topology", "ValidationError"),
+        "guestmeta.store": ("Store",),
+    },
+)

@@ -97,7 +97,7 @@ def test_minimal_file_gets_ids_a_mac_and_addresses(store: Store) -> None:
     # The server names the port, so the port is plugged into it.
     assert port.device_id == server.id
     assert port.device_owner == "compute:nova"
-    assert topology.server_ports(server.id) == [port]
+    assert topology.index.ports(server.id) == (port,)
     assert (server.domain_name, server.hostname, server.host) == ("vm1", "vm1", "kvm1")
     assert server.created == T0
     assert server.metadata == {"role": "test"}

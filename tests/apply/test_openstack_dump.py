@@ -209,7 +209,7 @@ def test_servers_without_image_user_data_key_or_ports(store: Store, applied: Res
     assert topology.servers[DB06].image_id is None
     lb02 = topology.servers[LB02]
     assert lb02.user_data is None  # "OS-EXT-SRV-ATTR:user_data": null
-    assert topology.server_ports(LB02) == []
+    assert topology.index.ports(LB02) == ()
     k8s = topology.servers[K8S01]
     assert k8s.key_name is None
     assert k8s.availability_zone == "az-2"
@@ -244,7 +244,7 @@ def test_server_port_keeps_fixed_ips_binding_and_owner(store: Store, applied: Re
 
 def test_a_server_with_two_ports_on_two_networks(store: Store, applied: Result) -> None:
     topology = store.load()
-    ports = topology.server_ports(DB01)
+    ports = topology.index.ports(DB01)
     assert [p.id for p in ports] == [PORT_DB01, PORT_DB01_VLAN]
     assert ports[1].network_id == NET_VLAN120
     assert ports[1].fixed_ips == (FixedIP(SUB_VLAN120, "192.168.120.100"),)
@@ -268,9 +268,9 @@ def test_trunk_sub_ports_ride_on_vlans_of_the_parents_server(store: Store, appli
     storage_sub = topology.ports[PORT_K8S01_STORAGE]
     assert storage_sub.fixed_ips == (FixedIP(SUB_STORAGE, "172.16.50.11"),)
     # The server is plugged into the parent only; the sub-ports' addresses are still its own.
-    assert [p.id for p in topology.server_ports(K8S01)] == [PORT_K8S01_TRUNK]
-    assert topology.port_server(vlan_sub) == K8S01
-    assert topology.port_server(storage_sub) == K8S01
+    assert [p.id for p in topology.index.ports(K8S01)] == [PORT_K8S01_TRUNK]
+    assert topology.index.server_of_port(vlan_sub.id) == K8S01
+    assert topology.index.server_of_port(storage_sub.id) == K8S01
     assert store.server_id_for_address(NET_VLAN120, "192.168.120.151") == K8S01
     assert store.server_id_for_address(NET_STORAGE, "172.16.50.11") == K8S01
     # 4 trunks of 2 sub-ports each.

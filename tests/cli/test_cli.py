@@ -318,7 +318,7 @@ def test_port_detach_and_attach_change_the_device(db: Path, prepared: Prepared) 
     topology = load(db)
     port = named(topology.ports, "vm1-eth0")
     assert port.device_id == ""
-    assert topology.server_ports(server.id) == []
+    assert topology.index.ports(server.id) == ()
     assert revision(db) == 2
 
     attached = run(db, "port", "attach", "vm1-eth0", "vm1", "--format", "json")

@@ -141,7 +141,7 @@ def network_info(topology: Topology, server_id: str) -> list[dict[str, Any]]:
     Trunk sub-ports are not VIFs of their own in Nova (they reach the guest through the
     parent's VIF), and Nova knows nothing of bonds, so neither appears here.
     """
-    return [_vif(topology, port) for port in topology.server_ports(server_id)]
+    return [_vif(topology, port) for port in topology.index.ports(server_id)]
 
 
 def network_metadata(info: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -50,7 +50,7 @@ def test_without_keypair_hostname_or_zone() -> None:
 
 def test_ec2_meta_data_with_floating_ip() -> None:
     topology = CASE.topology.copy()
-    port_id = next(iter(topology.server_ports(SERVER_ID))).id
+    port_id = next(iter(topology.index.ports(SERVER_ID))).id
     topology.floatingips = {
         "f1": FloatingIP("f1", "203.0.113.50", port_id=port_id, fixed_ip_address="10.80.0.10")
     }
@@ -147,7 +147,7 @@ def test_a_file_where_a_directory_is_expected_counts_as_missing(tmp_path: Path) 
 
 def test_a_floating_ipv6_is_never_public_ipv4() -> None:
     topology = CASE.topology.copy()
-    port_id = next(iter(topology.server_ports(SERVER_ID))).id
+    port_id = next(iter(topology.index.ports(SERVER_ID))).id
     topology.floatingips = {
         "f6": FloatingIP("f6", "2001:db8:ff::1", port_id=port_id),
     }

@@ -9,7 +9,7 @@ import pytest
 
 from guestmeta.documents import network_data
 from guestmeta.documents.network_data import link_id
-from guestmeta.model import Bond, FixedIP, Topology
+from guestmeta.model import KINDS, Bond, FixedIP, Topology
 from tests.documents.topologies import BY_NAME, CASES, SERVER_ID, Case
 
 IDS = [case.name for case in CASES]
@@ -75,7 +75,7 @@ def test_static_entries_carry_every_intended_address(case: Case) -> None:
 def test_link_ids_are_stable_across_renders_and_port_order() -> None:
     case = BY_NAME["bond_vlan"]
     first = render(case)
-    shuffled = Topology(**{k: dict(reversed(v.items())) for k, v in vars(case.topology).items()})
+    shuffled = Topology(**{k: dict(reversed(case.topology.collection(k).items())) for k in KINDS})
     second = network_data(shuffled, SERVER_ID)
     assert first == second
     assert [link["id"] for link in first["links"]] == [

@@ -42,7 +42,7 @@ SECTIONS = ("ethernets", "bonds", "vlans")
 
 def _dhcp_subnets(case: Case) -> list[str]:
     """Ids of the DHCP-enabled subnets of the server's ports."""
-    ports = case.topology.server_ports(case.server_id)
+    ports = case.topology.index.ports(case.server_id)
     ids = dict.fromkeys(f.subnet_id for p in ports for f in p.fixed_ips)
     return [sid for sid in ids if case.topology.subnets[sid].enable_dhcp]
 
@@ -170,7 +170,7 @@ def _lost(case: Case) -> tuple[set[str], set[str]]:
         (eth0,) = case.interfaces
         addresses |= set(eth0.static[1:])
         first_subnet = case.topology.subnets[
-            case.topology.server_ports(case.server_id)[0].fixed_ips[0].subnet_id
+            case.topology.index.ports(case.server_id)[0].fixed_ips[0].subnet_id
         ]
         servers |= set(eth0.dns) - set(first_subnet.dns_nameservers)
     else:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from guestmeta.apply.changes import Plan, diff
 from guestmeta.cli.main import app
+from guestmeta.model import Plan, diff
 from guestmeta.store import Store
 from tests.documents.topologies import BY_NAME, KEY, SERVER_ID
 

@@ -18,10 +18,10 @@ import libvirt
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from guestmeta.domainxml import IP, NS, InstanceMetadata, PortIPs
 from guestmeta.inventory.exporter import Exporter
 from guestmeta.inventory.index import Index
 from guestmeta.libvirt import domain as libvirt_domain
-from guestmeta.libvirt.metadata import IP, NS, InstanceMetadata, PortIPs
 from tests.inventory.files import element
 from tests.libvirtd import URI, LibvirtDaemon, define, remove
 

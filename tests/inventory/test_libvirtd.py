@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from guestmeta.domainxml import IP, InstanceMetadata, PortIPs
 from guestmeta.inventory.connection import scan_connection, scan_uri
 from guestmeta.inventory.rows import Row
 from guestmeta.inventory.xmlfiles import scan_files
 from guestmeta.libvirt import domain as libvirt_domain
-from guestmeta.libvirt.metadata import IP, InstanceMetadata, PortIPs
 from tests.inventory.files import NS_1_0, element
 from tests.libvirtd import URI
 

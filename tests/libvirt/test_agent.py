@@ -17,9 +17,8 @@ import libvirt
 import pytest
 
 from guestmeta.apply import Plan
-from guestmeta.apply.changes import diff
-from guestmeta.libvirt.agent import Agent
-from guestmeta.model import FixedIP, FloatingIP, Topology
+from guestmeta.host.agent import Agent
+from guestmeta.model import FixedIP, FloatingIP, Topology, diff
 from guestmeta.store import Store
 from tests.libvirt.conftest import (
     FIP,

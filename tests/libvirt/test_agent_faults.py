@@ -13,11 +13,11 @@ import libvirt
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from guestmeta.host.agent import Agent
+from guestmeta.host.ports import attach_port
 from guestmeta.libvirt import LIVE, load
-from guestmeta.libvirt.agent import Agent
 from guestmeta.libvirt.hotplug import HotplugError
 from guestmeta.libvirt.interfaces import parse_vif_source
-from guestmeta.libvirt.ports import attach_port
 from guestmeta.store import Store
 from tests.libvirt.conftest import HOST, PORT_RUN0, PORT_SPARE, SERVER_RUN
 

@@ -16,10 +16,10 @@ import pytest
 from lxml import etree
 
 from guestmeta.apply import ApplyError
+from guestmeta.host.ports import attach_port, detach_port
 from guestmeta.libvirt.connection import open_connection
 from guestmeta.libvirt.hotplug import DetachTimeout
 from guestmeta.libvirt.interfaces import VifSource
-from guestmeta.libvirt.ports import attach_port, detach_port
 from guestmeta.store import Store
 from tests.libvirt import guest
 from tests.libvirt.conftest import (

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from guestmeta.apply import load_document, plan_apply
-from guestmeta.libvirt import adopt
+from guestmeta.host import nics
 from guestmeta.libvirt.interfaces import (
     VifSource,
     VifSourceError,
@@ -104,13 +104,13 @@ def test_interfaces_are_read_with_mac_in_lower_case_and_alias() -> None:
 
 
 def test_a_free_ports_mac_is_adopted(topology: Topology) -> None:
-    plan = adopt.plan(topology, SERVER_RUN, ["fa:16:3e:00:01:01", "FA:16:3E:00:09:09"])
+    plan = nics.plan(topology.index, SERVER_RUN, ["fa:16:3e:00:01:01", "FA:16:3E:00:09:09"])
     assert plan.attach == [PORT_SPARE]
     assert plan.refused == []
 
 
 def test_a_port_of_another_server_is_never_taken(topology: Topology) -> None:
-    plan = adopt.plan(topology, SERVER_RUN, ["fa:16:3e:00:02:01", "52:54:00:12:34:56"])
+    plan = nics.plan(topology.index, SERVER_RUN, ["fa:16:3e:00:02:01", "52:54:00:12:34:56"])
     assert plan.attach == []
     assert plan.refused == [
         f"MAC fa:16:3e:00:02:01 is port {PORT_OFF0}, attached to server {SERVER_OFF}"
@@ -121,7 +121,7 @@ def test_a_mac_shared_by_two_free_ports_is_not_guessed(topology: Topology) -> No
     twin = replace(topology.ports[PORT_SPARE], id="twin-0000", network_id="other-net")
     both = topology.copy()
     both.ports["twin-0000"] = twin
-    plan = adopt.plan(both, SERVER_RUN, ["fa:16:3e:00:09:09"])
+    plan = nics.plan(both.index, SERVER_RUN, ["fa:16:3e:00:09:09"])
     assert plan.attach == []
     assert plan.refused == ["MAC fa:16:3e:00:09:09 matches 2 free ports; attach one by hand"]
     assert PORT_RUN0 not in plan.attach

@@ -14,7 +14,7 @@ import pytest
 from lxml import etree
 
 from guestmeta.apply import load_document, plan_apply
-from guestmeta.libvirt.metadata import (
+from guestmeta.domainxml import (
     IP,
     NS,
     NS_1_0,

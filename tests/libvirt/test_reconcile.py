@@ -14,7 +14,9 @@ import libvirt
 import pytest
 
 from guestmeta.apply import load_document, plan_apply
-from guestmeta.libvirt import CONFIG, LIVE, desired, full_pass, load, sync, wanted
+from guestmeta.domainxml import desired
+from guestmeta.host import wanted
+from guestmeta.libvirt import CONFIG, LIVE, full_pass, load, sync
 from guestmeta.model import Topology
 from tests.libvirt.conftest import (
     HOST,

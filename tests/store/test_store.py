@@ -16,10 +16,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.exc import IntegrityError
 
 from guestmeta.apply import ApplyError, load_document, plan_apply
-from guestmeta.apply.changes import Plan, diff
 from guestmeta.apply.edit import plan_detach
 from guestmeta.apply.source import Document
-from guestmeta.model import FloatingIP, Network, Topology
+from guestmeta.model import FloatingIP, Network, Plan, Topology, diff
 from guestmeta.store import Result, Store, schema
 from guestmeta.store.migrate import HEAD, current_revision
 from tests.conftest import DATA, DUMP, DUMP_FILES

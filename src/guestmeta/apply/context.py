@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from guestmeta.apply.changes import SINGULAR
 from guestmeta.apply.fields import Fields, json_type
 from guestmeta.apply.source import Document, RawItem
-from guestmeta.model import InvalidItem, Topology
+from guestmeta.model import InvalidItem, Topology, noun
 
 
 @dataclass
@@ -51,7 +50,7 @@ class Context:
     def mention(self, kind: str, ident: str) -> str:
         """How a message names an item: by where it is written when its id is new."""
         raw = self.generated.get((kind, ident))
-        return f"{raw.path}: {raw.label}" if raw else f"{SINGULAR[kind]} {ident}"
+        return f"{raw.path}: {raw.label}" if raw else f"{noun(kind)} {ident}"
 
     def build(
         self, draft: Draft, cls: type, aliases: dict[str, str] | None = None, **kwargs: Any
@@ -91,7 +90,7 @@ class Context:
         if matches:
             f.error(field_name, f"{value!r} is ambiguous: {len(matches)} {kind} have that name")
         else:
-            f.error(field_name, f"unknown {SINGULAR[kind]} {value!r}")
+            f.error(field_name, f"unknown {noun(kind)} {value!r}")
         return None
 
     def ref(self, f: Fields, kind: str, *keys: str, required: bool = False) -> str | None:

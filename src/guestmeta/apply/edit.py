@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from guestmeta.apply.changes import ApplyError, Plan, diff
-from guestmeta.model import KINDS, Port, Topology
-
-KIND_ALIASES = {kind[:-1]: kind for kind in KINDS} | {"floatingip": "floatingips"}
+from guestmeta.apply.errors import ApplyError
+from guestmeta.model import KINDS, Plan, Port, Topology, noun
+from guestmeta.model.kinds import kind_of
 
 
 def kind_name(kind: str) -> str:
     """``network`` or ``networks`` -> ``networks``; raises ApplyError for anything else."""
-    found = KIND_ALIASES.get(kind, kind)
-    if found not in KINDS:
+    found = kind_of(kind)
+    if found is None or found not in KINDS:
         raise ApplyError([f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})"])
     return found
 
@@ -31,7 +30,7 @@ def find(topology: Topology, kind: str, ref: str) -> str:
     ]
     if len(matches) == 1:
         return matches[0]
-    singular = kind[:-1]
+    singular = noun(kind)
     if matches:
         raise ApplyError([f"{singular} {ref!r} is ambiguous: {len(matches)} match; use the id"])
     raise ApplyError([f"no {singular} {ref!r}"])
@@ -41,12 +40,12 @@ def _checked(current: Topology, new: Topology, doing: str, gone: str = "") -> Pl
     lines = []
     for p in new.problems():
         if gone and p.message.endswith(f" {gone!r}"):  # "unknown network 'ID'"
-            lines.append(f"cannot {doing}: {p.kind[:-1]} {p.key} still uses it ({p.field})")
+            lines.append(f"cannot {doing}: {noun(p.kind)} {p.key} still uses it ({p.field})")
         else:
             lines.append(f"cannot {doing}: {p}")
     if lines:
         raise ApplyError(lines)
-    return Plan(new, diff(current, new))
+    return Plan.between(current, new)
 
 
 def plan_delete(current: Topology, kind: str, ref: str) -> Plan:
@@ -54,13 +53,18 @@ def plan_delete(current: Topology, kind: str, ref: str) -> Plan:
     ident = find(current, kind, ref)
     new = current.copy()
     del new.collection(kind)[ident]
-    return _checked(current, new, f"delete {kind[:-1]} {ident}", gone=ident)
+    return _checked(current, new, f"delete {noun(kind)} {ident}", gone=ident)
 
 
 def plan_attach(current: Topology, port_ref: str, server_ref: str) -> Plan:
     port_id = find(current, "ports", port_ref)
     server_id = find(current, "servers", server_ref)
     port: Port = current.ports[port_id]
+    sub = current.index.parent_of.get(port_id)
+    if sub is not None:
+        raise ApplyError(
+            [f"port {port_id} is a trunk sub-port of port {sub.parent.id}: attach that one"]
+        )
     if port.device_id == server_id:
         return Plan(current, [])
     if port.device_id in current.servers:
@@ -76,6 +80,11 @@ def plan_attach(current: Topology, port_ref: str, server_ref: str) -> Plan:
 def plan_detach(current: Topology, port_ref: str) -> Plan:
     port_id = find(current, "ports", port_ref)
     port = current.ports[port_id]
+    sub = current.index.parent_of.get(port_id)
+    if sub is not None:
+        raise ApplyError(
+            [f"port {port_id} is a trunk sub-port of port {sub.parent.id}: detach that one"]
+        )
     if port.device_id not in current.servers:
         raise ApplyError([f"port {port_id} is not attached to a server"])
     new = current.copy()

@@ -14,14 +14,14 @@ import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from guestmeta.apply.changes import SINGULAR, ApplyError, Plan, diff
 from guestmeta.apply.context import Draft
+from guestmeta.apply.errors import ApplyError
 from guestmeta.apply.fields import Fields
 from guestmeta.apply.networks import NetworkSteps
 from guestmeta.apply.ports import PortSteps
 from guestmeta.apply.servers import ServerSteps
 from guestmeta.apply.source import Document, RawItem
-from guestmeta.model import KINDS, Topology
+from guestmeta.model import KINDS, Plan, Topology, noun
 
 
 class _Planner(NetworkSteps, PortSteps, ServerSteps):
@@ -114,9 +114,7 @@ class _Planner(NetworkSteps, PortSteps, ServerSteps):
             message = problem.message
             for kind, ident in problem.refs:
                 if (kind, ident) in self.generated:
-                    message = message.replace(
-                        f"{SINGULAR[kind]} {ident}", self.mention(kind, ident)
-                    )
+                    message = message.replace(f"{noun(kind)} {ident}", self.mention(kind, ident))
             raw = self.where.get((problem.kind, problem.key))
             if raw is not None:
                 self.report(raw, problem.field, message)
@@ -145,7 +143,7 @@ class _Planner(NetworkSteps, PortSteps, ServerSteps):
         self.check_whole()
         if self.lines:
             raise ApplyError(list(dict.fromkeys(self.lines)))
-        return Plan(self.new, diff(self.current, self.new))
+        return Plan.between(self.current, self.new)
 
 
 def plan_apply(

@@ -16,17 +16,12 @@ from typing import Any
 import yaml
 
 from guestmeta.apply.fields import json_type
-from guestmeta.model import KINDS
+from guestmeta.model.kinds import BODY_KEYS, FILE_KINDS
 
 try:  # libyaml is many times faster on large dumps; fall back to the pure loader.
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
-
-# Kinds read from files besides the stored ones: flavors are folded into their servers.
-FILE_KINDS = (*KINDS, "flavors")
-SINGULAR = {kind[:-1]: kind for kind in FILE_KINDS}
-SINGULAR["floatingip"] = "floatingips"
 
 
 class SourceError(ValueError):
@@ -103,8 +98,8 @@ def load_document(path: str, text: str | None = None) -> Document:
     items: list[RawItem] = []
     kinds: set[str] = set()
     for key, value in data.items():
-        if key in SINGULAR:
-            kind, entries = SINGULAR[key], [value]
+        if key in BODY_KEYS:
+            kind, entries = BODY_KEYS[key], [value]
         elif key in FILE_KINDS:
             kind, entries = key, value
         elif key.removesuffix("_links") in FILE_KINDS:

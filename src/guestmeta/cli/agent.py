@@ -10,8 +10,6 @@ from typing import Annotated, Any
 import typer
 
 from guestmeta.cli.common import ConnectOption, app, fail, open_store
-from guestmeta.libvirt.agent import Agent
-from guestmeta.libvirt.connection import LibvirtUnreachable
 
 
 @app.command()
@@ -34,6 +32,9 @@ def agent(
     Writes only what differs, live and saved; reacts to store changes and libvirt
     events within a second; adopts ports whose MAC someone plugged by hand.
     """
+    from guestmeta.host.agent import Agent
+    from guestmeta.libvirt.connection import LibvirtUnreachable
+
     # Our own loggers speak; libraries (Alembic, SQLAlchemy) only when something is wrong.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("guestmeta").setLevel(logging.DEBUG if verbose else logging.INFO)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from guestmeta.apply import ApplyError
 from guestmeta.apply.edit import find
+from guestmeta.cli.output import as_json
 from guestmeta.model import Topology
 
 if TYPE_CHECKING:
-    from guestmeta.store import Store
+    from guestmeta.store import Result, Store
 
 app = typer.Typer(
     help="Identity, network configuration and IP inventory for libvirt/KVM guests.",
@@ -70,3 +71,24 @@ def load_server(ref: str) -> tuple[Topology, str]:
         return topology, find(topology, "servers", ref)
     except ApplyError as exc:
         fail(exc.lines)
+
+
+def result_body(result: Result) -> dict[str, Any]:
+    """A store change as JSON: the revision it made and each item it touched."""
+    return {
+        "revision": result.revision,
+        "changes": [{"action": c.action, "kind": c.kind, "id": c.id} for c in result.changes],
+    }
+
+
+def report(result: Result, fmt: Format, verb: str) -> None:
+    """A store change for people (one line per item, then a summary) or as JSON."""
+    if fmt is Format.json:
+        typer.echo(as_json(result_body(result)))
+        return
+    for change in result.changes:
+        typer.echo(str(change))
+    if result.changes:
+        typer.echo(f"{verb}: {len(result.changes)} change(s), store revision {result.revision}")
+    else:
+        typer.echo(f"{verb}: nothing to change, store revision {result.revision}")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,9 +16,9 @@ from guestmeta.apply import ApplyError, Plan, SourceError, load_document, plan_a
 from guestmeta.apply.edit import kind_name, plan_delete
 from guestmeta.cli import agent as _agent  # noqa: F401  (registers its commands)
 from guestmeta.cli import inventory as _inventory  # noqa: F401  (registers its commands)
+from guestmeta.cli import ports as _ports  # noqa: F401  (registers its commands)
 from guestmeta.cli import views
 from guestmeta.cli.common import (
-    ConnectOption,
     Format,
     FormatOption,
     _state,
@@ -27,25 +26,15 @@ from guestmeta.cli.common import (
     fail,
     load_server,
     open_store,
+    report,
 )
-from guestmeta.cli.output import as_json, print_object, print_rows
+from guestmeta.cli.output import print_object, print_rows
 from guestmeta.cli.render import render_app
-from guestmeta.libvirt.connection import LibvirtUnreachable, open_connection
-from guestmeta.libvirt.hotplug import HotplugError
-from guestmeta.libvirt.interfaces import (
-    DEFAULT_VIF_SOURCE,
-    ENV_VIF_SOURCE,
-    VifSourceError,
-    parse_vif_source,
-)
-from guestmeta.libvirt.ports import PortChange, attach_port, detach_port
 from guestmeta.model import Topology
 
 if TYPE_CHECKING:
-    from guestmeta.store import Result, Store
+    pass
 
-port_app = typer.Typer(help="Plug ports into servers and unplug them.", no_args_is_help=True)
-app.add_typer(port_app, name="port")
 app.add_typer(render_app, name="render")
 
 
@@ -70,27 +59,6 @@ def main_options(
 ) -> None:
     if db:
         _state["db"] = db
-
-
-def report(result: Result, fmt: Format, verb: str) -> None:
-    if fmt is Format.json:
-        typer.echo(
-            as_json(
-                {
-                    "revision": result.revision,
-                    "changes": [
-                        {"action": c.action, "kind": c.kind, "id": c.id} for c in result.changes
-                    ],
-                }
-            )
-        )
-        return
-    for change in result.changes:
-        typer.echo(str(change))
-    if result.changes:
-        typer.echo(f"{verb}: {len(result.changes)} change(s), store revision {result.revision}")
-    else:
-        typer.echo(f"{verb}: nothing to change, store revision {result.revision}")
 
 
 def change(compute: Callable[[Topology], Plan], fmt: Format, verb: str) -> None:
@@ -170,99 +138,6 @@ def show(
     topology, server_id = load_server(server)
     detail = views.server_detail(topology.servers[server_id], topology)
     print_object(detail, fmt.value, views.DETAIL_TABLES)
-
-
-VifSourceOption = Annotated[
-    str,
-    typer.Option(
-        "--vif-source",
-        envvar=ENV_VIF_SOURCE,
-        help="where plugged NICs go: user, bridge:NAME, network:NAME or ovs:NAME",
-    ),
-]
-
-
-def _libvirt(connect: str | None) -> Any:
-    """A connection, or None for store-only when no URI was asked for and none answers.
-
-    An explicit ``--connect`` (or LIBVIRT_DEFAULT_URI) that does not answer is an error,
-    raised before the store is touched.
-    """
-    try:
-        return open_connection(connect, keepalive=True)
-    except LibvirtUnreachable as exc:
-        if connect:
-            fail(f"guestmeta: {exc}")
-        return None
-
-
-def _port_change(connect: str | None, run: Callable[[Store, Any], PortChange]) -> PortChange:
-    """One port change with the store and libvirt open; refusals are one-line errors."""
-    conn = _libvirt(connect)
-    try:
-        with open_store() as store:
-            try:
-                return run(store, conn)
-            except ApplyError as exc:
-                fail(exc.lines)
-            except HotplugError as exc:
-                fail(f"guestmeta: {exc}")
-    finally:
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
-
-
-def _port_report(change: PortChange, fmt: Format, verb: str) -> None:
-    if fmt is Format.json:
-        body: dict[str, Any] = {
-            "revision": change.result.revision,
-            "changes": [
-                {"action": c.action, "kind": c.kind, "id": c.id} for c in change.result.changes
-            ],
-        }
-        if change.domain is not None:
-            body["domain"] = change.as_dict()
-        typer.echo(as_json(body))
-    else:
-        report(change.result, fmt, verb)
-        for line in change.lines():
-            typer.echo(line)
-    if change.note:
-        typer.echo(f"guestmeta: {change.note}", err=True)
-    if change.metadata is not None and change.metadata.error is not None:
-        fail(f"guestmeta: {change.metadata.describe()} (the agent will retry)")
-
-
-@port_app.command("attach")
-def port_attach(
-    port: Annotated[str, typer.Argument(help="port id or name")],
-    server: Annotated[str, typer.Argument(help="server id, name or domain name")],
-    connect: ConnectOption = None,
-    vif_source: VifSourceOption = DEFAULT_VIF_SOURCE,
-    fmt: FormatOption = Format.table,
-) -> None:
-    """Plug PORT into SERVER: the store, then a virtio NIC in its domain, then its metadata."""
-    try:
-        source = parse_vif_source(vif_source)
-    except VifSourceError as exc:
-        fail(f"guestmeta: {exc}")
-    done = _port_change(connect, lambda store, conn: attach_port(store, conn, port, server, source))
-    _port_report(done, fmt, "attached")
-
-
-@port_app.command("detach")
-def port_detach(
-    port: Annotated[str, typer.Argument(help="port id or name")],
-    connect: ConnectOption = None,
-    timeout: Annotated[
-        float, typer.Option(help="seconds to wait for the guest to release the NIC", min=0.0)
-    ] = 30.0,
-    fmt: FormatOption = Format.table,
-) -> None:
-    """Unplug PORT: its NIC leaves the domain (the guest must let go), then the store."""
-    done = _port_change(connect, lambda store, conn: detach_port(store, conn, port, timeout))
-    _port_report(done, fmt, "detached")
 
 
 @app.command()

@@ -99,7 +99,7 @@ def render_ec2_meta_data(
 @render_app.command("domain-metadata")
 def render_domain_metadata(server: ServerArg) -> None:
     """Print the <nova:instance> element the agent keeps in the server's libvirt domain."""
-    from guestmeta.libvirt.metadata import desired, to_xml
+    from guestmeta.domainxml import desired, to_xml
 
     topology, server_id = load_server(server)
     typer.echo(to_xml(desired(topology, server_id)), nl=False)

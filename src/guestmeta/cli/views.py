@@ -1,11 +1,16 @@
-"""What each listing shows: one plain dict per item, the same for JSON and tables."""
+"""What each listing shows: one plain dict per item, the same for JSON and tables.
+
+Every question about how items relate (a server's ports, floating IPs, trunk parents,
+bonds) goes to the topology index, so a listing says what the documents and the domain
+XML say.
+"""
 
 from __future__ import annotations
 
 import base64
 from typing import Any
 
-from guestmeta.model import FloatingIP, Network, Port, Server, Subnet, Topology
+from guestmeta.model import FloatingIP, Network, Port, Server, Subnet, Topology, TopologyIndex
 
 COLUMNS = {
     "servers": ["name", "id", "domain_name", "host", "flavor", "addresses", "floating_ips"],
@@ -80,40 +85,19 @@ def subnet_row(subnet: Subnet) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def floatingip_row(
-    fip: FloatingIP, topology: Topology, parents: dict[str, tuple[Port, int]]
-) -> dict[str, Any]:
-    port = topology.ports.get(fip.port_id or "")
+def floatingip_row(fip: FloatingIP, index: TopologyIndex) -> dict[str, Any]:
     return {
         "id": fip.id,
         "floating_ip_address": fip.floating_ip_address,
         "floating_network_id": fip.floating_network_id,
         "port_id": fip.port_id,
         "fixed_ip_address": fip.fixed_ip_address,
-        "server_id": topology.port_server(port, parents) if port else "",
+        "server_id": index.server_of_port(fip.port_id or ""),
     }
 
 
-def server_ports(topology: Topology, server: Server, own: list[Port] | None = None) -> list[Port]:
-    """The server's ports in order, each followed by its trunk sub-ports."""
-    out: list[Port] = []
-    for port in topology.server_ports(server.id) if own is None else own:
-        out.append(port)
-        for sub in port.trunk.sub_ports if port.trunk else ():
-            if sub.port_id in topology.ports:
-                out.append(topology.ports[sub.port_id])
-    return out
-
-
-def server_row(
-    server: Server,
-    topology: Topology,
-    own: list[Port] | None = None,
-    fips: dict[str, list[str]] | None = None,
-) -> dict[str, Any]:
-    ports = server_ports(topology, server, own)
-    if fips is None:
-        fips = floating_by_port(topology)
+def server_row(server: Server, index: TopologyIndex) -> dict[str, Any]:
+    ports = list(index.all_ports(server.id))
     return {
         "id": server.id,
         "name": server.name,
@@ -128,33 +112,27 @@ def server_row(
         "key_name": server.key_name,
         "created": server.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "addresses": [ip.ip_address for p in ports for ip in p.fixed_ips],
-        "floating_ips": sorted(a for p in ports for a in fips.get(p.id, ())),
+        "floating_ips": sorted(
+            f.floating_ip_address for p in ports for f in index.floating_ips(p.id)
+        ),
     }
 
 
-def floating_by_port(topology: Topology) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for fip in topology.floatingips.values():
-        if fip.port_id:
-            found.setdefault(fip.port_id, []).append(fip.floating_ip_address)
-    return found
-
-
 def server_detail(server: Server, topology: Topology) -> dict[str, Any]:
-    row = server_row(server, topology)
+    index = topology.index
+    row = server_row(server, index)
     ports = []
-    parents = topology.trunk_parents()
-    for port in server_ports(topology, server):
+    for port in index.all_ports(server.id):
         prow = port_row(port)
         prow["floating_ips"] = [
             {"floating_ip_address": f.floating_ip_address, "fixed_ip_address": f.fixed_ip_address}
-            for f in topology.floatingips.values()
-            if f.port_id == port.id
+            for f in index.floating_ips(port.id)
         ]
-        parent = parents.get(port.id)
-        prow["trunk_parent"] = {"port_id": parent[0].id, "vlan": parent[1]} if parent else None
+        parent = index.parent_of.get(port.id)
+        prow["trunk_parent"] = (
+            {"port_id": parent.parent.id, "vlan": parent.vlan} if parent else None
+        )
         ports.append(prow)
-    port_ids = {p["id"] for p in ports}
     row.update(
         project_name=server.project_name,
         user_name=server.user_name,
@@ -174,21 +152,16 @@ def server_detail(server: Server, topology: Topology) -> dict[str, Any]:
         ports=ports,
         bonds=[
             {"id": b.id, "name": b.name, "ports": list(b.ports), "mode": b.mode}
-            for b in topology.bonds.values()
-            if port_ids & set(b.ports)
+            for b in index.bonds(server.id)
         ],
     )
     return row
 
 
 def rows(kind: str, topology: Topology) -> list[dict[str, Any]]:
+    index = topology.index
     if kind == "servers":
-        by_server = topology.ports_by_server()
-        fips = floating_by_port(topology)
-        return [
-            server_row(s, topology, by_server.get(s.id, []), fips)
-            for s in _sorted(topology.servers.values())
-        ]
+        return [server_row(s, index) for s in _sorted(topology.servers.values())]
     if kind == "ports":
         return [port_row(p) for p in _sorted(topology.ports.values())]
     if kind == "networks":
@@ -196,5 +169,4 @@ def rows(kind: str, topology: Topology) -> list[dict[str, Any]]:
     if kind == "subnets":
         return [subnet_row(s) for s in _sorted(topology.subnets.values())]
     ordered = sorted(topology.floatingips.values(), key=lambda f: f.floating_ip_address)
-    parents = topology.trunk_parents()
-    return [floatingip_row(f, topology, parents) for f in ordered]
+    return [floatingip_row(f, index) for f in ordered]

@@ -22,7 +22,7 @@ from typing import Any
 
 from guestmeta.documents import versions
 from guestmeta.documents.meta_data import availability_zone, hostname
-from guestmeta.model import Port, Server, Topology
+from guestmeta.model import Port, Server, Topology, TopologyIndex
 
 _NOVA_DOMAIN = re.compile(r"^instance-([0-9a-f]{8})$")
 _HEX = re.compile(r"^[0-9a-f]{8,}$")
@@ -44,7 +44,7 @@ def instance_id(server: Server) -> str:
     return f"i-{match.group(1)}" if match else ec2_id("i", server.id)
 
 
-def _addresses(topology: Topology, ports: list[Port]) -> tuple[str | None, str | None]:
+def _addresses(index: TopologyIndex, ports: tuple[Port, ...]) -> tuple[str | None, str | None]:
     """The first fixed IPv4 address and the floating IPv4 mapped to it (or to any address):
     EC2's ``local-ipv4`` and ``public-ipv4`` are IPv4 only."""
     local: str | None = None
@@ -55,11 +55,11 @@ def _addresses(topology: Topology, ports: list[Port]) -> tuple[str | None, str |
                 break
         if local:
             break
-    port_ids = {p.id for p in ports}
     floating = sorted(
         (fip.fixed_ip_address != local, fip.floating_ip_address)
-        for fip in topology.floatingips.values()
-        if fip.port_id in port_ids and ipaddress.ip_address(fip.floating_ip_address).version == 4
+        for port in ports
+        for fip in index.floating_ips(port.id)
+        if ipaddress.ip_address(fip.floating_ip_address).version == 4
     )
     return local, floating[0][1] if floating else None
 
@@ -76,22 +76,13 @@ def _block_device_mapping(server: Server) -> dict[str, str]:
 
 
 def ec2_meta_data(
-    topology: Topology,
-    server_id: str,
-    version: str = versions.LATEST,
-    *,
-    ports: list[Port] | None = None,
+    topology: Topology, server_id: str, version: str = versions.LATEST
 ) -> dict[str, Any]:
-    """The ``meta-data`` of ``version`` as a nested dict (Nova's ``get_ec2_metadata``).
-
-    ``ports``: the server's ports, when the caller has them already (a tree of many
-    versions asks for them once instead of walking the store's ports each time).
-    """
+    """The ``meta-data`` of ``version`` as a nested dict (Nova's ``get_ec2_metadata``)."""
     server = topology.servers[server_id]
     host = hostname(topology, server_id)
-    if ports is None:
-        ports = topology.server_ports(server_id)
-    local, public = _addresses(topology, ports)
+    index = topology.index
+    local, public = _addresses(index, index.ports(server_id))
     data: dict[str, Any] = {
         "ami-id": ec2_id("ami", server.image_id),
         "ami-launch-index": server.launch_index,
@@ -103,7 +94,7 @@ def ec2_meta_data(
     }
     if local is not None:
         data["local-ipv4"] = local
-    keypair = topology.keypairs.get(server.key_name) if server.key_name else None
+    keypair = index.keypair(server)
     if keypair is not None:
         data["public-keys"] = {
             "0": {KEY_NAME: f"0={keypair.name}", "openssh-key": keypair.public_key}

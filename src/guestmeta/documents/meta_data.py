@@ -20,7 +20,7 @@ import os
 from typing import Any
 
 from guestmeta.documents import versions
-from guestmeta.model import Port, Server, Topology
+from guestmeta.model import Server, Topology
 from guestmeta.model.server import sanitize_hostname
 
 RANDOM_SEED_BYTES = 512
@@ -43,8 +43,7 @@ def hostname(topology: Topology, server_id: str) -> str:
 
 def public_keys(topology: Topology, server_id: str) -> dict[str, str]:
     """Key name -> public key: the server's keypair, if any (Nova gives one)."""
-    server = topology.servers[server_id]
-    keypair = topology.keypairs.get(server.key_name) if server.key_name else None
+    keypair = topology.index.keypair(topology.servers[server_id])
     return {keypair.name: keypair.public_key} if keypair is not None else {}
 
 
@@ -54,14 +53,10 @@ def meta_data(
     version: str = versions.LATEST,
     *,
     random_seed: bytes | None = None,
-    ports: list[Port] | None = None,
 ) -> dict[str, Any]:
-    """The server's meta_data.json for ``version``; ``random_seed`` defaults to fresh bytes.
-
-    ``ports``: the server's ports, when the caller has them already.
-    """
+    """The server's meta_data.json for ``version``; ``random_seed`` defaults to fresh bytes."""
     server = topology.servers[server_id]
-    keypair = topology.keypairs.get(server.key_name) if server.key_name else None
+    keypair = topology.index.keypair(server)
     data: dict[str, Any] = {
         "uuid": server.id,
         "name": server.name,
@@ -81,7 +76,7 @@ def meta_data(
     if versions.has(version, versions.DEVICES):
         data["devices"] = [
             {"type": "nic", "mac": port.mac_address, "tags": []}
-            for port in (topology.server_ports(server_id) if ports is None else ports)
+            for port in topology.index.ports(server_id)
         ]
     if versions.has(version, versions.RANDOM_SEED):
         seed = new_random_seed() if random_seed is None else random_seed

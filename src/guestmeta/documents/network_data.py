@@ -44,11 +44,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from guestmeta.model import Bond, FixedIP, Port, Subnet, Topology
+from guestmeta.model import Bond, FixedIP, Port, Subnet, Topology, TopologyIndex, tap_name
 
 # The VIF types guests know as link types (Nova's LEGACY_EXPOSED_VIF_TYPES); others are phy.
 EXPOSED_VIF_TYPES = ("bridge", "dvs", "hw_veb", "hyperv", "ovs", "tap", "vhostuser", "vif")
-_TAP_LEN = 14  # Linux interface names: 15 bytes with the terminating NUL; Nova uses 14.
 
 NetworkData = dict[str, list[dict[str, Any]]]
 
@@ -63,7 +62,7 @@ class _Link:
 
 def link_id(port_id: str) -> str:
     """The link id of a port: Nova's tap device name for it."""
-    return ("tap" + port_id)[:_TAP_LEN]
+    return tap_name(port_id)
 
 
 # A bond's link id becomes the guest's bond device name (glean names it so, and a VLAN
@@ -89,10 +88,11 @@ def network_and_mask(cidr: str) -> tuple[str, str]:
 
 def network_data(topology: Topology, server_id: str) -> NetworkData | None:
     """The server's network_data.json as a dict, or ``None`` when it has no ports."""
-    ports = topology.server_ports(server_id)
+    index = topology.index
+    ports = index.ports(server_id)
     if not ports:
         return None
-    links = _links(topology, ports)
+    links = _links(topology, index, server_id, ports)
     networks: list[dict[str, Any]] = []
     services: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -112,10 +112,12 @@ def _mtu(topology: Topology, port: Port) -> int | None:
     return network.mtu if network is not None else None
 
 
-def _links(topology: Topology, ports: list[Port]) -> list[_Link]:
+def _links(
+    topology: Topology, index: TopologyIndex, server_id: str, ports: tuple[Port, ...]
+) -> list[_Link]:
     """phy links in port order, then bonds, then VLANs; ids unique."""
     port_ids = {p.id for p in ports}
-    bonds = [b for b in topology.bonds.values() if set(b.ports) <= port_ids]
+    bonds = [b for b in index.bonds(server_id) if set(b.ports) <= port_ids]
     order = {p.id: i for i, p in enumerate(ports)}
     bonds.sort(key=lambda b: min(order[m] for m in b.ports))
     bonded = {member: bond for bond in bonds for member in bond.ports}
@@ -142,10 +144,10 @@ def _links(topology: Topology, ports: list[Port]) -> list[_Link]:
         }
         links.append(_Link(body, [] if port.id in bonded else [port]))
     by_id = {p.id: p for p in ports}
-    for index, bond in enumerate(bonds):
+    for number, bond in enumerate(bonds):
         members = [by_id[m] for m in bond.ports]
         member_links = [ids[m.id] for m in members]
-        bid = unique(bond_link_id(bond, index), f"bond{index}")
+        bid = unique(bond_link_id(bond, number), f"bond{number}")
         for member in members:
             ids[member.id] = bid  # sub-ports of a member ride on the bond
         body = {
@@ -162,19 +164,15 @@ def _links(topology: Topology, ports: list[Port]) -> list[_Link]:
             body["bond_xmit_hash_policy"] = bond.xmit_hash_policy
         links.append(_Link(body, members))
     for port in ports:
-        if port.trunk is None:
-            continue
-        for sub in sorted(port.trunk.sub_ports, key=lambda s: s.segmentation_id):
-            child = topology.ports.get(sub.port_id)
-            if child is None:
-                continue  # one odd reference never costs the guest its network
+        for sub in index.sub_ports(port.id):  # by VLAN; a missing sub-port is left out
+            child = sub.port
             body = {
                 "id": unique(link_id(child.id), child.id),
                 "vif_id": child.id,
                 "type": "vlan",
                 "mtu": _mtu(topology, child),
                 "vlan_link": ids[port.id],
-                "vlan_id": sub.segmentation_id,
+                "vlan_id": sub.vlan,
                 "vlan_mac_address": child.mac_address,
             }
             links.append(_Link(body, [child]))

@@ -44,7 +44,6 @@ def document_tree(
     """Every OpenStack and drive EC2 file of one server; ``random_seed`` fixes the seed."""
     server = topology.servers[server_id]
     seed = new_random_seed() if random_seed is None else random_seed
-    ports = topology.server_ports(server_id)
     vendor_docs = (vendor or VendorData()).for_server(server.project_id, server_id)
     vendor1, vendor2 = encode(vendor_docs[VENDOR_DATA]), encode(vendor_docs[VENDOR_DATA2])
     network = network_data(topology, server_id)
@@ -53,7 +52,7 @@ def document_tree(
     for version in versions.openstack_versions():
         base = f"openstack/{version}"
         tree[f"{base}/meta_data.json"] = encode(
-            meta_data(topology, server_id, version, random_seed=seed, ports=ports)
+            meta_data(topology, server_id, version, random_seed=seed)
         )
         if server.user_data is not None:
             tree[f"{base}/user_data"] = server.user_data
@@ -64,9 +63,7 @@ def document_tree(
         if versions.has(version, versions.VENDOR_DATA2):
             tree[f"{base}/{VENDOR_DATA2}"] = vendor2
     for version in versions.EC2_DRIVE_VERSIONS:
-        tree[f"ec2/{version}/meta-data.json"] = encode(
-            ec2_meta_data(topology, server_id, version, ports=ports)
-        )
+        tree[f"ec2/{version}/meta-data.json"] = encode(ec2_meta_data(topology, server_id, version))
         if server.user_data is not None:
             tree[f"ec2/{version}/user-data"] = server.user_data
     return tree
@@ -79,7 +76,6 @@ def ec2_tree(topology: Topology, server_id: str) -> Tree:
     public key shows as ``0=name``); every listed entry is a path of the tree.
     """
     server = topology.servers[server_id]
-    ports = topology.server_ports(server_id)
     tree: Tree = {}
     for version in versions.ec2_versions():
         top: dict[str, Any] = {"meta-data": {}}
@@ -87,6 +83,6 @@ def ec2_tree(topology: Topology, server_id: str) -> Tree:
             top["user-data"] = server.user_data
             tree[f"{version}/user-data"] = server.user_data
         tree[f"{version}/"] = listing(top)
-        meta = ec2_meta_data(topology, server_id, version, ports=ports)
+        meta = ec2_meta_data(topology, server_id, version)
         tree.update(walk(f"{version}/meta-data", meta))
     return tree

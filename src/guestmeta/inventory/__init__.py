@@ -2,12 +2,20 @@
 
 Rows come from the ``nova:instance`` element of each domain, read through libvirt's
 metadata call or straight from the files libvirtd keeps; the exporter serves them to
-Prometheus from an index that libvirt's events keep current.
+Prometheus from an index that libvirt's events keep current. The names load on first
+use, so reading files never loads the libvirt binding.
 """
 
-from guestmeta.inventory.connection import scan_connection, scan_uri
-from guestmeta.inventory.rows import COLUMNS, Domain, Failure, Row, Scan, select
-from guestmeta.inventory.xmlfiles import read_domain, scan_files
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from guestmeta._lazy import exports
+
+if TYPE_CHECKING:
+    from guestmeta.inventory.connection import scan_connection, scan_uri
+    from guestmeta.inventory.rows import COLUMNS, Domain, Failure, Row, Scan, select
+    from guestmeta.inventory.xmlfiles import read_domain, scan_files
 
 __all__ = [
     "COLUMNS",
@@ -21,3 +29,11 @@ __all__ = [
     "scan_uri",
     "select",
 ]
+__getattr__ = exports(
+    __name__,
+    {
+        "guestmeta.inventory.connection": ("scan_connection", "scan_uri"),
+        "guestmeta.inventory.rows": ("COLUMNS", "Domain", "Failure", "Row", "Scan", "select"),
+        "guestmeta.inventory.xmlfiles": ("read_domain", "scan_files"),
+    },
+)

@@ -12,10 +12,10 @@ from typing import Any
 
 import libvirt
 
+from guestmeta.domainxml import NAMESPACES, MetadataError, from_element, parse_xml
 from guestmeta.inventory.rows import Domain, Failure, Scan
 from guestmeta.libvirt import domain as libvirt_domain
 from guestmeta.libvirt.connection import is_no_domain, quiet_errors
-from guestmeta.libvirt.metadata import NAMESPACES, MetadataError, from_element, parse_xml
 
 # Listing flag -> the state name virsh prints.
 _STATE_LISTS = (

@@ -8,7 +8,6 @@ restarts, the index reconnects with backoff and does a full pass again.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import socket
@@ -20,10 +19,11 @@ from typing import Any
 
 import libvirt
 
+from guestmeta.domainxml import MetadataError
 from guestmeta.inventory.connection import domain_states, read_domain, read_one
 from guestmeta.inventory.rows import Domain, Failure
-from guestmeta.libvirt.connection import is_no_domain, quiet_errors, start_event_loop
-from guestmeta.libvirt.metadata import MetadataError
+from guestmeta.libvirt.connection import is_no_domain, start_event_loop
+from guestmeta.libvirt.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,12 @@ _STATES = {
     libvirt.VIR_DOMAIN_PMSUSPENDED: "other",
 }
 _FULL = "*"  # queue item: refresh everything
+_EVENTS = (
+    libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+    libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+    libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+    libvirt.VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+)
 
 
 @dataclass
@@ -82,9 +88,7 @@ class Index:
         self._lock = threading.Lock()
         self._queue: queue.Queue[str] = queue.Queue()
         self._stop = threading.Event()
-        self._conn: Any = None
-        self._closed_conn: Any = None
-        self._callbacks: list[int] = []
+        self._session = Session(uri, register=self._register, on_lost=self._lost, read_only=True)
         self._threads: list[threading.Thread] = []
 
     # -- reading ---------------------------------------------------------------------
@@ -94,7 +98,7 @@ class Index:
             s = self._state
             return Snapshot(
                 host=self.host,
-                connected=self._conn is not None,
+                connected=self._session.alive,
                 domains=sorted(s.domains.values(), key=lambda d: d.name),
                 failures=list(s.failures.values()),
                 read_errors_total=s.read_errors_total,
@@ -116,7 +120,7 @@ class Index:
             self.on_change()
 
     def full_pass(self) -> None:
-        conn = self._conn
+        conn = self._session.conn
         if conn is None:
             return
         domains: dict[str, Domain] = {}
@@ -141,7 +145,7 @@ class Index:
 
     def refresh(self, uuid: str) -> None:
         """Re-read one domain; forget it if it is gone."""
-        conn = self._conn
+        conn = self._session.conn
         if conn is None:
             return
         try:
@@ -176,47 +180,23 @@ class Index:
         self._state.events_total += 1
         self._queue.put(dom.UUIDString())
 
-    def _connect(self) -> None:
-        quiet_errors()
-        closed, self._closed_conn = self._closed_conn, None
-        if closed is not None:  # a connection libvirt closed under us: free it
-            with contextlib.suppress(libvirt.libvirtError):
-                closed.unregisterCloseCallback()
-                closed.close()
-        conn = libvirt.openReadOnly(self.uri)
-        ids = (
-            libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-            libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
-            libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
-            libvirt.VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
-        )
-        self._callbacks = [conn.domainEventRegisterAny(None, i, self._event, None) for i in ids]
-        conn.registerCloseCallback(self._closed, None)
-        conn.setKeepAlive(5, 3)
-        self.host = conn.getHostname()
-        self._conn = conn
+    def _register(self, conn: Any) -> list[int]:
+        return [conn.domainEventRegisterAny(None, i, self._event, None) for i in _EVENTS]
 
-    def _closed(self, conn: Any, reason: int, _opaque: Any) -> None:
-        log.warning("libvirt connection closed (reason %d); reconnecting", reason)
-        self._closed_conn, self._conn = conn, None  # released by the worker, not here
-        self._queue.put(_FULL)
+    def _lost(self) -> None:
+        log.warning("libvirt connection closed; reconnecting")
+        self._queue.put(_FULL)  # wakes the worker, which reconnects
 
     def _work(self) -> None:
-        backoff = 0.5
         next_full = 0.0
         while not self._stop.is_set():
-            if self._conn is None:
-                try:
-                    self._connect()
-                    backoff = 0.5
-                    next_full = 0.0
-                except libvirt.libvirtError as exc:
-                    log.warning("cannot connect to libvirt: %s", exc.get_error_message())
+            if not self._session.alive:
+                if not self._session.connect_or_wait(self._stop):
                     with self._lock:
                         self._changed()  # the connected gauge changed
-                    self._stop.wait(backoff)
-                    backoff = min(backoff * 2, 30.0)
                     continue
+                self.host = self._session.conn.getHostname()
+                next_full = 0.0
             now = time.monotonic()
             try:
                 if now >= next_full:
@@ -234,7 +214,7 @@ class Index:
                     self.refresh(item)
             except libvirt.libvirtError as exc:
                 log.warning("libvirt call failed: %s", exc.get_error_message())
-                self._drop_connection()
+                self._session.close()
 
     def _drain(self) -> None:
         """Events queued before a full pass are answered by it."""
@@ -243,12 +223,6 @@ class Index:
                 self._queue.get_nowait()
             except queue.Empty:
                 return
-
-    def _drop_connection(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(libvirt.libvirtError):
-                conn.close()
 
     def start(self) -> Index:
         start_event_loop()
@@ -261,13 +235,4 @@ class Index:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            for callback in self._callbacks:
-                with contextlib.suppress(libvirt.libvirtError):
-                    conn.domainEventDeregisterAny(callback)
-            try:
-                conn.unregisterCloseCallback()
-                conn.close()
-            except libvirt.libvirtError:
-                pass
+        self._session.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from guestmeta.libvirt.metadata import InstanceMetadata
+from guestmeta.domainxml import InstanceMetadata
 
 COLUMNS = (
     "domain",

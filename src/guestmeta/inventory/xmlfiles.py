@@ -27,8 +27,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from guestmeta.domainxml import KEY, NAMESPACES, PARSER, MetadataError, from_element
 from guestmeta.inventory.rows import Domain, Failure, Scan
-from guestmeta.libvirt.metadata import KEY, NAMESPACES, PARSER, MetadataError, from_element
 
 _STATE = re.compile(rb"""\sstate\s*=\s*['"]([a-z]+)['"]""")
 _ROOTS = {b"domain": b"</domain>", b"domstatus": b"</domstatus>"}

@@ -1,10 +1,13 @@
-"""Everything that talks to libvirt, and the domain metadata element it stores for us.
+"""The libvirt adapter: the only code that calls libvirt.
 
-Reading and writing the element needs no agent::
+Connections (one reconnecting session with its event callbacks), domain events, our
+metadata element on a domain (get, set, remove, bring to a wanted value), and NICs
+(plug, unplug, find by MAC)::
 
     import libvirt
     from guestmeta import Store
-    from guestmeta.libvirt import desired, load_any, sync, LIVE
+    from guestmeta.domainxml import desired
+    from guestmeta.libvirt import load_any, sync, LIVE
 
     dom = libvirt.open("qemu:///system").lookupByName("instance-0000002a")
     meta = load_any(dom, LIVE)             # InstanceMetadata (1.1, else 1.0) or None
@@ -12,62 +15,70 @@ Reading and writing the element needs no agent::
     topology = Store().load()
     outcome = sync(dom, desired(topology, server_id))   # writes live+config if they differ
 
-The agent (``guestmeta.libvirt.agent.Agent``) and port hot-plug
-(``guestmeta.libvirt.ports``) build on these.
+What a host does with these (the agent, port hot-plug) is in ``guestmeta.host``; the
+element itself, as a format, in ``guestmeta.domainxml``.
 """
 
-from guestmeta.libvirt.domain import (
-    CONFIG,
-    LIVE,
-    affected,
-    element_xml,
-    load,
-    load_any,
-    read,
-    remove,
-    write,
-)
-from guestmeta.libvirt.metadata import (
-    IP,
-    NS,
-    NS_1_0,
-    FlavorInfo,
-    InstanceMetadata,
-    MetadataError,
-    PortIPs,
-    canonical,
-    desired,
-    desired_many,
-    from_xml,
-    to_xml,
-)
-from guestmeta.libvirt.reconcile import Outcome, PassReport, full_pass, sync, wanted
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from guestmeta._lazy import exports
+
+if TYPE_CHECKING:
+    from guestmeta.libvirt.domain import (
+        CONFIG,
+        LIVE,
+        affected,
+        element_xml,
+        load,
+        load_any,
+        read,
+        remove,
+        write,
+    )
+    from guestmeta.libvirt.reconcile import Outcome, PassReport, full_pass, sync, sync_safely
+    from guestmeta.libvirt.session import Session
 
 __all__ = [
     "CONFIG",
-    "IP",
     "LIVE",
-    "NS",
-    "NS_1_0",
-    "FlavorInfo",
-    "InstanceMetadata",
-    "MetadataError",
     "Outcome",
     "PassReport",
-    "PortIPs",
+    "Session",
     "affected",
-    "canonical",
-    "desired",
-    "desired_many",
     "element_xml",
-    "from_xml",
     "full_pass",
     "load",
     "load_any",
     "read",
     "remove",
     "sync",
-    "to_xml",
-    "wanted",
+    "sync_safely",
     "write",
 ]
+# Loaded on first use: ``guestmeta.libvirt.interfaces`` (pure XML) must not load the binding.
+__getattr__ = exports(
+    __name__,
+    {
+        "guestmeta.libvirt.domain": (
+            "CONFIG",
+            "LIVE",
+            "affected",
+            "element_xml",
+            "load",
+            "load_any",
+            "read",
+            "remove",
+            "write",
+        ),
+        "guestmeta.libvirt.reconcile": (
+            "Outcome",
+            "PassReport",
+            "full_pass",
+            "sync",
+            "sync_safely",
+        ),
+        "guestmeta.libvirt.session": ("Session",),
+    },
+)

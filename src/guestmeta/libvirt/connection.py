@@ -63,8 +63,11 @@ def reason(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-def open_connection(uri: str | None = None, *, keepalive: bool = False) -> Any:
-    """A read-write connection, or LibvirtUnreachable naming the URI and libvirt's reason.
+def open_connection(
+    uri: str | None = None, *, keepalive: bool = False, read_only: bool = False
+) -> Any:
+    """A connection (read-write unless ``read_only``), or LibvirtUnreachable naming the
+    URI and libvirt's reason.
 
     ``keepalive`` makes the connection notice a daemon that went away within seconds
     (it needs the event loop, so it starts it).
@@ -74,7 +77,7 @@ def open_connection(uri: str | None = None, *, keepalive: bool = False) -> Any:
         start_event_loop()
     target = uri_or_default(uri)
     try:
-        conn = libvirt.open(target)
+        conn = libvirt.openReadOnly(target) if read_only else libvirt.open(target)
     except libvirt.libvirtError as exc:
         raise LibvirtUnreachable(f"cannot connect to libvirt at {target}: {reason(exc)}") from exc
     if conn is None:  # older bindings returned None instead of raising

@@ -11,7 +11,7 @@ from typing import Any
 
 import libvirt
 
-from guestmeta.libvirt.metadata import (
+from guestmeta.domainxml import (
     KEY,
     NAMESPACES,
     NS,

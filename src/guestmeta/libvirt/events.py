@@ -8,7 +8,6 @@ events is dropped here, so only someone else's change to our element triggers a 
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from typing import Any
 
 import libvirt
 
-from guestmeta.libvirt.metadata import NS
+from guestmeta.domainxml import NS
 
 # (domain name, reason, look for foreign interfaces?)
 Notify = Callable[[str, str, bool], None]
@@ -54,7 +53,7 @@ class OwnWrites:
 
 
 def register(conn: Any, notify: Notify, own: OwnWrites) -> list[int]:
-    """Register our callbacks on ``conn``; returns their ids (for ``unregister``)."""
+    """Register our callbacks on ``conn``; returns their ids (``Session`` takes them off)."""
 
     def device_added(_conn: Any, dom: Any, alias: str, _opaque: Any) -> None:
         notify(dom.name(), f"device {alias} added", True)
@@ -86,9 +85,3 @@ def register(conn: Any, notify: Notify, own: OwnWrites) -> list[int]:
             None, libvirt.VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, metadata, None
         ),
     ]
-
-
-def unregister(conn: Any, ids: list[int]) -> None:
-    for callback_id in ids:
-        with contextlib.suppress(libvirt.libvirtError):  # the connection is already gone
-            conn.domainEventDeregisterAny(callback_id)

@@ -14,14 +14,13 @@ from typing import Any
 
 from lxml import etree
 
-from guestmeta.libvirt.metadata import parse_xml
-from guestmeta.model import Port
+from guestmeta.domainxml import parse_xml
+from guestmeta.model import Port, tap_name
 from guestmeta.model.topology import is_uuid
 
 KINDS = ("user", "bridge", "network", "ovs")
 ENV_VIF_SOURCE = "GUESTMETA_VIF_SOURCE"
 DEFAULT_VIF_SOURCE = "network:default"
-TAP_NAME_LEN = 14  # Linux's IFNAMSIZ less the NUL and a spare, as Nova cuts them
 
 
 class VifSourceError(ValueError):
@@ -69,7 +68,7 @@ def interface_xml(port: Port, source: VifSource, mtu: int | None = None) -> str:
         if is_uuid(port.id):
             # Nova's tap name. Other ids (free-form in hand-written files) could cut to
             # the same 14 characters or hold characters Linux refuses: libvirt names those.
-            etree.SubElement(iface, "target", dev=("tap" + port.id)[:TAP_NAME_LEN])
+            etree.SubElement(iface, "target", dev=tap_name(port.id))
         if mtu:
             etree.SubElement(iface, "mtu", size=str(mtu))
     etree.SubElement(iface, "model", type="virtio")

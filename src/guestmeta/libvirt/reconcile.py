@@ -19,18 +19,16 @@ from typing import Any
 
 import libvirt
 
-from guestmeta.libvirt.connection import is_no_domain, reason
-from guestmeta.libvirt.domain import CONFIG, LIVE, element_xml, read, write
-from guestmeta.libvirt.metadata import (
+from guestmeta.domainxml import (
     NS,
     InstanceMetadata,
     MetadataError,
     canonical,
-    desired_many,
     differences,
     from_xml,
 )
-from guestmeta.model import Topology
+from guestmeta.libvirt.connection import is_no_domain, reason
+from guestmeta.libvirt.domain import CONFIG, LIVE, element_xml, read, write
 
 # Called with the domain name just before we write, so the caller can tell the
 # metadata-changed event our own write causes from someone else's.
@@ -82,18 +80,6 @@ class PassReport:
             f"checked {self.checked} domain(s), wrote {len(self.written)}, "
             f"failed {len(self.failed)} in {self.seconds:.2f} s"
         )
-
-
-def managed(topology: Topology, host: str) -> dict[str, str]:
-    """Domain name -> server id, for the servers the store places on ``host``."""
-    return {s.domain_name: s.id for s in topology.servers.values() if s.host == host}
-
-
-def wanted(topology: Topology, host: str) -> dict[str, InstanceMetadata]:
-    """Domain name -> the element it should carry, for every server on ``host``."""
-    by_domain = managed(topology, host)
-    metas = desired_many(topology, by_domain.values())
-    return {name: metas[sid] for name, sid in by_domain.items()}
 
 
 _EMPTY = re.compile(r"<([\w:.-]+)([^<>]*)></\1>")

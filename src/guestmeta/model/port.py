@@ -36,6 +36,13 @@ BOND_MODES = (
     "balance-alb",
 )
 BOND_HASH_POLICIES = ("layer2", "layer2+3", "layer3+4", "encap2+3", "encap3+4")
+SUBPORT_OWNER = "trunk:subport"  # Neutron's device_owner for a trunk's sub-ports
+TAP_NAME_LEN = 14  # Linux's IFNAMSIZ less the NUL and a spare, as Nova cuts them
+
+
+def tap_name(port_id: str) -> str:
+    """The host's tap device of a port, as Nova names it; also its network_data link id."""
+    return ("tap" + port_id)[:TAP_NAME_LEN]
 
 
 @dataclass(frozen=True, slots=True)

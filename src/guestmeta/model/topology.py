@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from guestmeta.model.addressing import is_reserved_v4, parse_ip
 from guestmeta.model.errors import Problem
+from guestmeta.model.kinds import KINDS
 from guestmeta.model.network import MTU_MIN_V6, Network, Subnet
-from guestmeta.model.port import Bond, FloatingIP, Port
+from guestmeta.model.port import SUBPORT_OWNER, Bond, FloatingIP, Port
 from guestmeta.model.server import Keypair, Server
 
-KINDS = ("networks", "subnets", "ports", "floatingips", "bonds", "keypairs", "servers")
+if TYPE_CHECKING:
+    from guestmeta.model.index import TopologyIndex
 
 
 def is_uuid(value: str) -> bool:
@@ -41,6 +43,10 @@ class Topology:
     bonds: dict[str, Bond] = field(default_factory=dict)
     keypairs: dict[str, Keypair] = field(default_factory=dict)
     servers: dict[str, Server] = field(default_factory=dict)
+    _index: TopologyIndex | None = field(default=None, init=False, repr=False, compare=False)
+    _index_shape: tuple[tuple[int, int], ...] = field(
+        default=(), init=False, repr=False, compare=False
+    )
 
     def collection(self, kind: str) -> dict[str, Any]:
         items: dict[str, Any] = getattr(self, kind)
@@ -64,37 +70,24 @@ class Topology:
         """The newest attachment order given to a port; the next attach gets one more."""
         return max((p.seq for p in self.ports.values()), default=0)
 
-    def server_ports(self, server_id: str) -> list[Port]:
-        """The ports a server is plugged into, in attachment order (sub-ports excluded)."""
-        ports = [p for p in self.ports.values() if p.device_id == server_id]
-        return sorted(ports, key=lambda p: (p.seq, p.id))
+    @property
+    def index(self) -> TopologyIndex:
+        """The index of this topology, built on first use and kept (see ``model.index``).
 
-    def ports_by_server(self) -> dict[str, list[Port]]:
-        grouped: dict[str, list[Port]] = defaultdict(list)
-        for port in self.ports.values():
-            if port.device_id in self.servers:
-                grouped[port.device_id].append(port)
-        for ports in grouped.values():
-            ports.sort(key=lambda p: (p.seq, p.id))
-        return grouped
+        Build it once the topology is final: ``apply`` and the edits work on copies
+        (``copy()`` starts without one), and nothing changes a stored topology. As a
+        guard, a collection replaced, grown or shrunk since the index was built makes
+        a new one; an item replaced in place under the same key does not.
+        """
+        shape = self._shape()
+        if self._index is None or self._index_shape != shape:
+            from guestmeta.model.index import TopologyIndex
 
-    def port_server(self, port: Port, parents: dict[str, tuple[Port, int]] | None = None) -> str:
-        """The server a port serves: its own device, or its trunk parent's."""
-        if port.device_id in self.servers:
-            return port.device_id
-        parents = self.trunk_parents() if parents is None else parents
-        parent = parents.get(port.id)
-        if parent is not None and parent[0].device_id in self.servers:
-            return parent[0].device_id
-        return ""
+            self._index, self._index_shape = TopologyIndex(self), shape
+        return self._index
 
-    def address_rows(self) -> Iterator[tuple[str, str, str, str, str]]:
-        """(network_id, subnet_id, address, port_id, server_id) for every fixed IP."""
-        parents = self.trunk_parents()
-        for port in self.ports.values():
-            server_id = self.port_server(port, parents)
-            for ip in port.fixed_ips:
-                yield port.network_id, ip.subnet_id, ip.ip_address, port.id, server_id
+    def _shape(self) -> tuple[tuple[int, int], ...]:
+        return tuple((id(items), len(items)) for items in map(self.collection, KINDS))
 
     # -- validation ----------------------------------------------------------------
 
@@ -263,14 +256,35 @@ class Topology:
                         f"port {sub.port_id} is itself a trunk parent",
                         (("ports", sub.port_id),),
                     )
-                if child.device_id in self.servers:
+                problem = self._sub_port_device(port, child)
+                if problem is not None:
                     yield Problem(
                         "ports",
                         port.id,
                         field_name,
-                        f"port {sub.port_id} is plugged into server {child.device_id} directly",
+                        problem,
                         (("ports", sub.port_id), ("servers", child.device_id)),
                     )
+
+    def _sub_port_device(self, parent: Port, child: Port) -> str | None:
+        """Why a sub-port's own ``device_id`` contradicts its trunk, or None.
+
+        Neutron gives a sub-port ``device_owner: trunk:subport`` and a ``device_id``
+        naming the trunk or its parent's server: the same attachment said twice. A
+        sub-port that names another server, or that is plugged into any server as a
+        NIC of its own, is two attachments.
+        """
+        if child.device_id not in self.servers:
+            return None
+        if child.device_owner != SUBPORT_OWNER:
+            return f"port {child.id} is plugged into server {child.device_id} directly"
+        if child.device_id != parent.device_id:
+            return (
+                f"sub-port {child.id} names server {child.device_id}, but its trunk parent "
+                f"{parent.id} is plugged into "
+                + (f"server {parent.device_id}" if parent.device_id else "no server")
+            )
+        return None
 
     def _check_floatingips(self) -> Iterable[Problem]:
         seen: dict[str, str] = {}

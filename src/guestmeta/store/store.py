@@ -19,8 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from guestmeta.apply.changes import Change, Plan
-from guestmeta.model import KINDS, Server, Topology
+from guestmeta.model import KINDS, Change, Plan, Server, Topology
 from guestmeta.store import schema
 from guestmeta.store.codec import DECODERS, decode_server, encode
 from guestmeta.store.engine import WRITE, default_url, make_engine
@@ -65,7 +64,7 @@ def _row(kind: str, item: Any) -> dict[str, Any]:
 
 def _address_rows(topology: Topology) -> dict[str, list[dict[str, Any]]]:
     rows: dict[str, list[dict[str, Any]]] = {}
-    for network_id, subnet_id, address, port_id, server_id in topology.address_rows():
+    for network_id, subnet_id, address, port_id, server_id in topology.index.address_rows():
         per_port = rows.setdefault(port_id, [])
         per_port.append(
             {

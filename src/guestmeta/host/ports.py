@@ -23,15 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import libvirt
 
-from guestmeta.apply import ApplyError, Plan
-from guestmeta.apply.changes import diff
+from guestmeta.apply import ApplyError
 from guestmeta.apply.edit import find, plan_attach, plan_detach
+from guestmeta.domainxml import desired
 from guestmeta.libvirt import hotplug
 from guestmeta.libvirt.connection import lookup, reason
 from guestmeta.libvirt.interfaces import VifSource, interface_xml
-from guestmeta.libvirt.metadata import desired
 from guestmeta.libvirt.reconcile import Outcome, sync_safely
-from guestmeta.model import Port, Topology
+from guestmeta.model import Plan, Port, Topology
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) loads only when a command opens it
     from guestmeta.store import Result, Store
@@ -110,7 +109,7 @@ def attach_port(
 def _restore(current: Topology, port: Port) -> Plan:
     topology = current.copy()
     topology.ports[port.id] = port
-    return Plan(topology, diff(current, topology))
+    return Plan.between(current, topology)
 
 
 def detach_port(store: Store, conn: Any, port_ref: str, timeout: float) -> PortChange:

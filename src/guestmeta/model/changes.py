@@ -1,29 +1,17 @@
-"""The outcome of an apply or an edit: the next state and what differs, or every problem."""
+"""A change set: the next state of the store and what differs from the current one.
+
+It lives in the model, below the store and ``apply``, because every writer makes one
+(an apply, a delete, a port attach, the host agent adopting a NIC) and the store only
+needs to know what to write.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from guestmeta.model import KINDS, Port, Topology
-
-SINGULAR = {
-    "networks": "network",
-    "subnets": "subnet",
-    "ports": "port",
-    "floatingips": "floating IP",
-    "bonds": "bond",
-    "keypairs": "keypair",
-    "servers": "server",
-    "flavors": "flavor",
-}
-
-
-class ApplyError(ValueError):
-    """Every problem of an apply, one line each, naming file, item and field."""
-
-    def __init__(self, lines: list[str]) -> None:
-        super().__init__("\n".join(lines))
-        self.lines = lines
+from guestmeta.model.kinds import KINDS, noun
+from guestmeta.model.port import Port
+from guestmeta.model.topology import Topology
 
 
 @dataclass(frozen=True)
@@ -33,13 +21,19 @@ class Change:
     action: str  # create | update | delete
 
     def __str__(self) -> str:
-        return f"{self.action} {SINGULAR[self.kind]} {self.id}"
+        return f"{self.action} {noun(self.kind)} {self.id}"
 
 
 @dataclass
 class Plan:
+    """The next topology and the changes that lead to it (none: nothing to write)."""
+
     topology: Topology
     changes: list[Change]
+
+    @classmethod
+    def between(cls, old: Topology, new: Topology) -> Plan:
+        return cls(new, diff(old, new))
 
 
 def diff(old: Topology, new: Topology) -> list[Change]:

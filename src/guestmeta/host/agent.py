@@ -1,0 +1,479 @@
+"""The host agent: keeps every local domain's metadata and NICs equal to the store.
+
+Three things wake it: a new store revision (a thread blocks on the store's
+notification), a libvirt event (device added or removed, domain defined or started,
+our element changed by someone else) and a timer for the periodic full pass that
+catches anything missed. All work then happens on one thread, so libvirt sees one
+writer and the log reads in order.
+
+On a new revision only the domains whose desired element changed are looked at, so a
+store change reaches the domain XML in milliseconds even on a host with a thousand
+guests. A domain that lost a port in the store has its NICs checked first: the NIC of
+a port the store detached is unplugged (after the guest lets go, as ``port detach``
+does) before the element stops listing it, and while the guest holds on to it the
+element keeps listing it, so the next pass tries again. A domain that is no longer a
+server of this host loses our element (other applications' metadata stays).
+
+When libvirtd goes away the agent reconnects with a growing pause and does a full pass,
+checking every domain's NICs too, since events were lost meanwhile.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import libvirt
+
+from guestmeta.apply import ApplyError
+from guestmeta.apply.edit import plan_attach
+from guestmeta.domainxml import InstanceMetadata, MetadataError, PortIPs
+from guestmeta.host import nics
+from guestmeta.host.wanted import managed, wanted
+from guestmeta.libvirt import events, hotplug
+from guestmeta.libvirt.connection import is_no_domain, lookup, reason
+from guestmeta.libvirt.domain import CONFIG, affected, load, read, remove
+from guestmeta.libvirt.interfaces import interfaces
+from guestmeta.libvirt.reconcile import (
+    ConnectionLost,
+    Outcome,
+    PassReport,
+    full_pass,
+    sync_safely,
+)
+from guestmeta.libvirt.session import BACKOFF_MAX, BACKOFF_START, Session
+from guestmeta.model import Plan, Topology
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) loads only when a command opens it
+    from guestmeta.store import Store
+
+log = logging.getLogger("guestmeta.agent")
+STORE_WAIT = 1.0  # seconds per wait on the store, so a stop is noticed
+UNPLUG_TIMEOUT = 10.0  # seconds a guest gets to release a NIC before the next pass retries
+
+
+@dataclass
+class _Work:
+    """What the agent owes: domains to check (with why), a full pass, a store reload."""
+
+    domains: dict[str, tuple[str, bool]] = field(default_factory=dict)  # name -> (why, NICs?)
+    full: str | None = None
+    nics_all: bool = False
+    revision: int = -1  # newest store revision seen by the watcher
+
+    def empty(self, loaded: int) -> bool:
+        return not self.domains and self.full is None and self.revision <= loaded
+
+    def add(self, name: str, why: str, check_nics: bool) -> None:
+        old = self.domains.get(name)
+        self.domains[name] = (old[0] if old else why, check_nics or (old is not None and old[1]))
+
+
+def attach_ports(current: Topology, port_ids: Iterable[str], server_id: str) -> Plan:
+    """One store change that attaches several ports to a server."""
+    topology = current
+    for port_id in port_ids:
+        topology = plan_attach(topology, port_id, server_id).topology
+    return Plan.between(current, topology)
+
+
+class Agent:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        uri: str | None = None,
+        host: str | None = None,
+        interval: float = 60.0,
+        backoff_max: float = BACKOFF_MAX,
+        unplug_timeout: float = UNPLUG_TIMEOUT,
+    ) -> None:
+        self.store = store
+        self.host = host or socket.gethostname()
+        self.interval = interval
+        self.backoff_max = backoff_max
+        self.unplug_timeout = unplug_timeout
+        self.own = events.OwnWrites()
+        self.topology = Topology()
+        self.revision = -1
+        self.wants: dict[str, InstanceMetadata] = {}
+        self.by_domain: dict[str, str] = {}
+        # Ports a guest still holds after the store detached them: kept in its element
+        # until the NIC is gone. Domain name -> port id -> what the element said.
+        self.pending: dict[str, dict[str, PortIPs]] = {}
+        # Domains that stopped being servers of this host: their element goes.
+        self.orphans: set[str] = set()
+        self.session = Session(
+            uri, register=self._register, on_lost=self._wake, backoff_max=backoff_max
+        )
+        self._cond = threading.Condition()
+        self._work = _Work()
+
+    @property
+    def uri(self) -> str:
+        return self.session.uri
+
+    @property
+    def connects(self) -> int:
+        return self.session.connects
+
+    @property
+    def _conn(self) -> Any:
+        return self.session.conn
+
+    # -- the store -------------------------------------------------------------------
+
+    def reload(self) -> tuple[list[str], list[str]]:
+        """Load the store; return the domains whose desired element changed, and those
+        of them that lost a port (their NICs are checked before the element is written)."""
+        revision = self.store.revision()  # before loading: never claim a newer one
+        topology = self.store.load()
+        wants = wanted(topology, self.host)
+        changed, lost_ports = [], []
+        for name, want in wants.items():
+            old = self.wants.get(name)
+            if old == want:
+                continue
+            changed.append(name)
+            if old is not None and {p.uuid for p in old.ports} - {p.uuid for p in want.ports}:
+                lost_ports.append(name)
+        self.orphans |= self.wants.keys() - wants.keys()
+        self.orphans -= wants.keys()
+        self.topology, self.revision, self.wants = topology, revision, wants
+        self.by_domain = managed(topology, self.host)
+        return changed, lost_ports
+
+    def _watch_store(self, stop: threading.Event) -> None:
+        seen = -1
+        pause = BACKOFF_START
+        while not stop.is_set():
+            try:
+                current = self.store.wait_for_revision(seen, STORE_WAIT)
+            except Exception as exc:  # a database restart must not end the agent
+                log.warning("store: %s; retrying in %.1f s", " ".join(str(exc).split()), pause)
+                stop.wait(pause)
+                pause = min(pause * 2, self.backoff_max)
+                continue
+            pause = BACKOFF_START
+            if current > seen:
+                seen = current
+                with self._cond:
+                    self._work.revision = max(self._work.revision, current)
+                    self._cond.notify()
+
+    # -- requests from threads and callbacks ----------------------------------------
+
+    def request(self, name: str, why: str, check_nics: bool = False) -> None:
+        with self._cond:
+            self._work.add(name, why, check_nics)
+            self._cond.notify()
+
+    def request_full(self, why: str, check_nics: bool = False) -> None:
+        with self._cond:
+            self._work.full = why
+            self._work.nics_all |= check_nics
+            self._cond.notify()
+
+    def _wake(self) -> None:
+        with self._cond:
+            self._cond.notify()
+
+    # -- libvirt ---------------------------------------------------------------------
+
+    def _register(self, conn: Any) -> list[int]:
+        # Events owed by writes on the old connection will never come.
+        self.own = events.OwnWrites()
+        return events.register(conn, self.request, self.own)
+
+    def _connect(self) -> None:
+        self.session.connect()
+        log.info("connected to %s as host %s", self.uri, self.host)
+
+    def _disconnect(self) -> None:
+        self.session.close()
+
+    def _log(self, outcome: Outcome, why: str) -> None:
+        if outcome.written:
+            log.info(
+                "%s: wrote %s metadata (%s): %s",
+                outcome.domain,
+                "+".join(outcome.written),
+                why,
+                "; ".join(outcome.changes),
+            )
+        elif outcome.error is not None:
+            log.error("%s: cannot update metadata (%s): %s", outcome.domain, why, outcome.error)
+        elif outcome.vanished:
+            log.info("%s: gone before it could be checked (%s)", outcome.domain, why)
+        else:
+            log.debug("%s: up to date (%s)", outcome.domain, why)
+
+    def _lookup(self, name: str) -> Any | None:
+        try:
+            return lookup(self._conn, name)
+        except libvirt.libvirtError as exc:
+            raise ConnectionLost(reason(exc)) from exc
+
+    def want(self, name: str) -> InstanceMetadata | None:
+        """The element ``name`` should carry now: the store's, plus ports a guest holds."""
+        want = self.wants.get(name)
+        held = self.pending.get(name)
+        if want is None or not held:
+            return want
+        have = {p.uuid for p in want.ports}
+        return replace(want, ports=want.ports + tuple(p for u, p in held.items() if u not in have))
+
+    def _wants(self) -> Mapping[str, InstanceMetadata]:
+        if not any(self.pending.values()):
+            return self.wants
+        return {name: self.want(name) or want for name, want in self.wants.items()}
+
+    def _sync_one(self, name: str, why: str) -> Outcome | None:
+        want = self.want(name)
+        if want is None:
+            log.debug("%s: not a server of host %s; left alone (%s)", name, self.host, why)
+            return None
+        dom = self._lookup(name)
+        if dom is None:
+            log.debug("%s: no such domain (%s)", name, why)
+            return None
+        outcome = sync_safely(dom, want, before_write=self.own.expect, write_failed=self.own.cancel)
+        self._log(outcome, why)
+        return outcome
+
+    def _full_pass(self, why: str) -> PassReport:
+        report = full_pass(
+            self._conn,
+            self._wants(),
+            before_write=self.own.expect,
+            write_failed=self.own.cancel,
+            on_outcome=lambda outcome: self._log(outcome, why),
+        )
+        quiet = why == "periodic pass" and not report.written and not report.failed
+        log.log(logging.DEBUG if quiet else logging.INFO, "%s: %s", why, report.summary())
+        return report
+
+    # -- orphans: domains that are no longer a server's --------------------------------
+
+    def _clear_orphans(self) -> None:
+        for name in sorted(self.orphans):
+            dom = self._lookup(name)
+            if dom is None:
+                self.orphans.discard(name)
+                continue
+            try:
+                flags = 0
+                for flag in affected(dom):
+                    if read(dom, flag) is not None:
+                        flags |= flag
+                if flags:
+                    self.own.expect(name)
+                    remove(dom, flags)
+                    log.info(
+                        "%s: no longer a server of host %s; removed its element", name, self.host
+                    )
+            except libvirt.libvirtError as exc:
+                if not is_no_domain(exc):
+                    log.error("%s: cannot remove its element: %s", name, reason(exc))
+                    continue
+            self.orphans.discard(name)
+
+    # -- NICs: adopt the ones plugged by hand, unplug the ones the store detached -------
+
+    def _check_nics(self, names: Iterable[str]) -> None:
+        index = self.topology.index
+        found: dict[str, list[str]] = {}
+        for name in names:
+            server_id = self.by_domain.get(name)
+            if server_id is None:
+                continue
+            dom = self._lookup(name)
+            if dom is None:
+                self.pending.pop(name, None)
+                continue
+            macs, listed = self._nics_of(dom, name)
+            plan = nics.plan(index, server_id, macs, listed)
+            for line in plan.refused:
+                log.warning("%s: foreign interface left alone: %s", name, line)
+            held: dict[str, PortIPs] = {}
+            for mac, port_ids in plan.unplug.items():
+                if not self._unplug(dom, name, mac, port_ids):
+                    held.update({p: listed[p] for p in port_ids})
+            if held:
+                self.pending[name] = held
+            else:
+                self.pending.pop(name, None)
+            if plan.attach:
+                found[server_id] = plan.attach
+        if found:
+            self._adopt(found)
+
+    def _nics_of(self, dom: Any, name: str) -> tuple[list[str], dict[str, PortIPs]]:
+        """The MACs of the domain's NICs (live and saved), and the ports its element lists."""
+        macs: list[str] = []
+        listed: dict[str, PortIPs] = {}
+        try:
+            flags = affected(dom)
+            for flag in flags:
+                xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if flag == CONFIG else 0)
+                macs += [iface.mac for iface in interfaces(xml)]
+                try:
+                    meta = load(dom, flag)
+                except MetadataError:
+                    meta = None
+                for port in meta.ports if meta is not None else ():
+                    listed.setdefault(port.uuid, port)
+        except libvirt.libvirtError as exc:
+            if not is_no_domain(exc) and not self.session.alive:
+                raise ConnectionLost(reason(exc)) from exc
+            log.debug("%s: cannot read its interfaces: %s", name, reason(exc))
+        return macs, listed
+
+    def _unplug(self, dom: Any, name: str, mac: str, port_ids: list[str]) -> bool:
+        """Unplug a NIC whose port the store detached; False while the guest holds it."""
+        ports = ", ".join(port_ids)
+        try:
+            where = hotplug.detach(self._conn, dom, mac, self.unplug_timeout)
+        except hotplug.HotplugError as exc:
+            log.warning("%s: port %s was detached in the store: %s", name, ports, exc)
+            return False
+        except libvirt.libvirtError as exc:
+            if is_no_domain(exc):
+                return True
+            log.warning("%s: cannot unplug %s (port %s): %s", name, mac, ports, reason(exc))
+            return False
+        log.info(
+            "%s: unplugged %s (%s), port %s was detached in the store",
+            name,
+            mac,
+            "+".join(where) or "already gone",
+            ports,
+        )
+        return True
+
+    def _adopt(self, found: dict[str, list[str]]) -> None:
+        """Attach in the store the free ports whose MACs someone plugged into our domains."""
+        adopted = False
+        for server_id, port_ids in found.items():
+            name = self.topology.servers[server_id].domain_name
+            try:
+                plan = functools.partial(attach_ports, port_ids=port_ids, server_id=server_id)
+                self.store.change(plan)
+            except ApplyError as exc:
+                log.warning("%s: cannot adopt ports %s: %s", name, ", ".join(port_ids), exc)
+                continue
+            adopted = True
+            for port_id in port_ids:
+                log.info("%s: adopted port %s (its interface was plugged by hand)", name, port_id)
+        if adopted:
+            for name in self.reload()[0]:
+                self.request(name, "ports adopted")
+
+    # -- running ---------------------------------------------------------------------
+
+    def run_once(self) -> PassReport:
+        """One full pass (NICs included) on a connection of its own."""
+        self.reload()
+        self._connect()
+        try:
+            self._check_nics(self.wants)
+            return self._full_pass("one pass")
+        finally:
+            self._disconnect()
+
+    def _take(self, timeout: float) -> _Work:
+        with self._cond:
+            if self._work.empty(self.revision) and self.session.alive:
+                self._cond.wait(timeout)
+            work, self._work = self._work, _Work(revision=self._work.revision)
+            return work
+
+    def _handle(self, work: _Work) -> None:
+        if work.revision > self.revision:
+            changed, lost_ports = self.reload()
+            why = f"store revision {self.revision}"
+            for name in changed:
+                if work.full is None or name in lost_ports:
+                    work.add(name, why, name in lost_ports)
+        if self.orphans:
+            self._clear_orphans()
+        if work.nics_all:  # every managed domain, the named ones included
+            self._check_nics(self.wants)
+        else:
+            names = [name for name, (_, check) in work.domains.items() if check]
+            if work.full is not None:
+                names += [name for name in self.pending if name not in names]
+            if names:
+                self._check_nics(names)
+        if work.full is not None:
+            report = self._full_pass(work.full)
+            if report.failed:
+                log.warning("%d domain(s) failed; the next pass tries again", len(report.failed))
+            return
+        for name, (why, _) in work.domains.items():
+            self._sync_one(name, why)
+
+    def run(self, stop: threading.Event) -> None:
+        """Run until ``stop`` is set; never returns early because of libvirt or the store."""
+        watcher = threading.Thread(
+            target=self._watch_store, args=(stop,), name="guestmeta-store", daemon=True
+        )
+        watcher.start()
+        trouble = BACKOFF_START
+        next_full = 0.0
+        try:
+            # Know the store before the first pass, or that pass would find nothing to do.
+            self.reload()
+        except Exception as exc:  # the watcher brings the revision once the store answers
+            log.error("cannot load the store yet: %s", exc)
+        try:
+            while not stop.is_set():
+                if self._conn is None:
+                    if not self.session.connect_or_wait(stop):
+                        continue
+                    log.info("connected to %s as host %s", self.uri, self.host)
+                    self.request_full("connected" if self.connects == 1 else "reconnected", True)
+                now = time.monotonic()
+                if now >= next_full:
+                    with self._cond:
+                        self._work.full = self._work.full or "periodic pass"
+                    next_full = now + self.interval
+                work = self._take(min(1.0, max(0.0, next_full - time.monotonic())))
+                if self.session.lost:
+                    self._requeue(work)
+                    log.warning("lost the connection to %s; reconnecting", self.uri)
+                    self._disconnect()
+                    continue
+                try:
+                    self._handle(work)
+                    trouble = BACKOFF_START
+                except ConnectionLost as exc:
+                    self._requeue(work)
+                    log.warning("lost the connection to %s (%s); reconnecting", self.uri, exc)
+                    self._disconnect()
+                except Exception as exc:  # the store down, or anything else: wait, go on
+                    self._requeue(work)
+                    log.error("%s; trying again in %.1f s", exc, trouble)
+                    stop.wait(trouble)
+                    trouble = min(trouble * 2, self.backoff_max)
+        finally:
+            self._disconnect()
+            watcher.join(timeout=STORE_WAIT + 1)
+
+    def _requeue(self, work: _Work) -> None:
+        """Keep what was owed: the pass after reconnecting covers it anyway."""
+        with self._cond:
+            self._work.revision = max(self._work.revision, work.revision)
+            self._work.full = self._work.full or work.full
+            self._work.nics_all |= work.nics_all
+            for name, (why, check) in work.domains.items():
+                self._work.add(name, why, check)
+
+
+__all__ = ["Agent", "attach_ports"]
