@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from guestmeta.apply import Change, load_document, plan_apply
+from guestmeta.apply import ApplyError, Change, load_document, plan_apply
 from guestmeta.apply.source import Document
+from guestmeta.documents import network_data
 from guestmeta.model import FixedIP, HostRoute, SubPort
 from guestmeta.store import Result, Store
 from tests.conftest import DUMP, DUMP_FILES
@@ -394,3 +395,63 @@ def test_a_paginated_page_with_links_applies(store: Store, tmp_path: Path) -> No
     docs = [load_document(str(tmp_path / n)) for n in ("networks.json", "keypairs.json")]
     result = apply(store, docs)
     assert len(result.changes) == 4 + 2
+
+
+def _ports_with_sub_port_device(tmp_path: Path, device_id: str, owner: str) -> Path:
+    """ports.json with k8s-01's sub-ports naming ``device_id``, as newer Neutron does."""
+    body = json.loads((DUMP / "ports.json").read_text())
+    for port in body["ports"]:
+        if port["id"] in (PORT_K8S01_VLAN120, PORT_K8S01_STORAGE):
+            port["device_id"], port["device_owner"] = device_id, owner
+    path = tmp_path / "ports.json"
+    path.write_text(json.dumps(body))
+    return path
+
+
+def _dump_with(ports: Path) -> list[Document]:
+    names = [n for n in DUMP_FILES if n != "ports.json"]
+    return [*documents(*names), load_document(str(ports))]
+
+
+def test_sub_ports_naming_their_parents_server_apply_and_reapply(
+    store: Store, tmp_path: Path
+) -> None:
+    docs = _dump_with(_ports_with_sub_port_device(tmp_path, K8S01, "trunk:subport"))
+    apply(store, docs)
+    topology = store.load()
+    # Stored as the dump says it, and still a sub-port of the trunk, not a second NIC.
+    assert topology.ports[PORT_K8S01_VLAN120].device_id == K8S01
+    assert [p.id for p in topology.index.ports(K8S01)] == [PORT_K8S01_TRUNK]
+    assert [s.port.id for s in topology.index.sub_ports(PORT_K8S01_TRUNK)] == [
+        PORT_K8S01_VLAN120,
+        PORT_K8S01_STORAGE,
+    ]
+    assert store.server_id_for_address(NET_VLAN120, "192.168.120.151") == K8S01
+    links = network_data(topology, K8S01)
+    assert links is not None
+    vlans = [(link["vif_id"], link["vlan_id"]) for link in links["links"] if link["type"] == "vlan"]
+    assert vlans == [(PORT_K8S01_VLAN120, 120), (PORT_K8S01_STORAGE, 200)]
+    again = apply(store, docs)
+    assert again.changes == []
+
+
+def test_a_sub_port_naming_another_server_is_refused(store: Store, tmp_path: Path) -> None:
+    docs = _dump_with(_ports_with_sub_port_device(tmp_path, WEB01, "trunk:subport"))
+    with pytest.raises(ApplyError) as refused:
+        apply(store, docs)
+    assert any(
+        f"sub-port {PORT_K8S01_VLAN120} names server {WEB01}, but its trunk parent "
+        f"{PORT_K8S01_TRUNK} is plugged into server {K8S01}" in line
+        for line in refused.value.lines
+    ), refused.value.lines
+    assert store.revision() == 0
+
+
+def test_a_sub_port_also_plugged_directly_is_refused(store: Store, tmp_path: Path) -> None:
+    docs = _dump_with(_ports_with_sub_port_device(tmp_path, K8S01, "compute:nova"))
+    with pytest.raises(ApplyError) as refused:
+        apply(store, docs)
+    assert any(
+        f"port {PORT_K8S01_VLAN120} is plugged into server {K8S01} directly" in line
+        for line in refused.value.lines
+    ), refused.value.lines

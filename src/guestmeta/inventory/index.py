@@ -190,15 +190,15 @@ class Index:
     def _work(self) -> None:
         next_full = 0.0
         while not self._stop.is_set():
-            if not self._session.alive:
-                if not self._session.connect_or_wait(self._stop):
-                    with self._lock:
-                        self._changed()  # the connected gauge changed
-                    continue
-                self.host = self._session.conn.getHostname()
-                next_full = 0.0
             now = time.monotonic()
             try:
+                if not self._session.alive:
+                    if not self._session.connect_or_wait(self._stop):
+                        with self._lock:
+                            self._changed()  # the connected gauge changed
+                        continue
+                    self.host = self._session.conn.getHostname()
+                    next_full = now
                 if now >= next_full:
                     self.full_pass()
                     next_full = now + self.full_pass_interval

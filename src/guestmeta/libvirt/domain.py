@@ -83,17 +83,3 @@ def write(dom: Any, meta: InstanceMetadata | str, flags: int) -> None:
 def remove(dom: Any, flags: int) -> None:
     """Drop our element, e.g. when the domain no longer belongs to a known server."""
     dom.setMetadata(ELEMENT, None, None, NS, flags)
-
-
-__all__ = [
-    "CONFIG",
-    "KEY",
-    "LIVE",
-    "affected",
-    "element_xml",
-    "load",
-    "load_any",
-    "read",
-    "remove",
-    "write",
-]

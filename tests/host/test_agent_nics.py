@@ -1,0 +1,169 @@
+"""The agent's other halves, against a real libvirtd: the NIC of a port that the store
+detached while libvirt could not be reached is unplugged (not adopted back), and a
+domain that is no longer a server's loses our element but keeps everyone else's.
+
+Expected values are the scenario's, typed out again (tests/libvirt/conftest.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import libvirt
+import pytest
+
+from guestmeta.host.agent import Agent
+from guestmeta.host.ports import attach_port, detach_port
+from guestmeta.libvirt.interfaces import VifSource
+from guestmeta.model import Plan, Topology
+from guestmeta.store import Store
+from tests.libvirt import guest
+from tests.libvirt.conftest import (
+    HOST,
+    NS,
+    OTHER,
+    PORT_OFF0,
+    PORT_RUN1,
+    SERVER_OFF,
+    other_kept,
+    ports_of,
+    saved_file,
+)
+from tests.libvirt.test_agent import RUN_PORTS, both_show, wait_for
+from tests.libvirtd import URI, LibvirtDaemon, define, remove
+
+INACTIVE = libvirt.VIR_DOMAIN_XML_INACTIVE
+OFF_PORTS = [(PORT_OFF0, [("fixed", "192.168.10.21", "4")])]
+
+
+def macs(domain_xml: str) -> list[str]:
+    from lxml import etree
+
+    root = etree.fromstring(domain_xml.encode())
+    return [mac.get("address") for mac in root.iterfind("devices/interface/mac")]
+
+
+def has_element(domain_xml: str | bytes) -> bool:
+    from lxml import etree
+
+    data = domain_xml.encode() if isinstance(domain_xml, str) else domain_xml
+    return etree.fromstring(data).find(f".//{{{NS}}}instance") is not None
+
+
+@pytest.fixture
+def off(qemu: Any) -> Iterator[Any]:
+    dom = define(qemu, "gmtest-off", macs=("fa:16:3e:00:02:01",), metadata=OTHER)
+    try:
+        yield dom
+    finally:
+        remove(dom)
+
+
+def _running(store: Store) -> Callable[[], None]:
+    agent = Agent(store, uri=URI, host=HOST, interval=3600, backoff_max=0.5)
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join(timeout=15)
+        assert not thread.is_alive()
+
+    return halt
+
+
+def test_a_nic_detached_in_the_store_while_libvirtd_was_down_is_unplugged(
+    libvirtd: LibvirtDaemon, off: Any, scenario_store: Store
+) -> None:
+    halt = _running(scenario_store)
+    try:
+        wait_for(lambda: ports_of(saved_file("gmtest-off")) == OFF_PORTS, timeout=30)
+        libvirtd.stop_libvirtd()
+        try:
+            done = detach_port(scenario_store, None, "off-eth0", timeout=1)
+            assert done.note == "libvirt not reached: store only"
+        finally:
+            libvirtd._start_libvirtd()
+        conn = libvirt.open(URI)
+        try:
+            dom = conn.lookupByName("gmtest-off")
+            wait_for(lambda: macs(dom.XMLDesc(INACTIVE)) == [], timeout=30)
+            wait_for(lambda: ports_of(saved_file("gmtest-off")) == [], timeout=5)
+            assert other_kept(saved_file("gmtest-off"))
+        finally:
+            conn.close()
+        # Unplugged, not adopted back: the store still has the port free.
+        assert scenario_store.load().ports[PORT_OFF0].device_id == ""
+    finally:
+        halt()
+
+
+def test_a_nic_detached_in_the_store_is_unplugged_from_a_running_guest(
+    qemu: Any, scenario_store: Store, tmp_path: Path
+) -> None:
+    kernel, initrd = guest.build()
+    console = tmp_path / "console.log"
+    dom = define(
+        qemu,
+        "gmtest-run",
+        start=True,
+        macs=("fa:16:3e:00:01:01",),
+        metadata=OTHER,
+        memory_mib=256,
+        os_extra=guest.boot_xml(kernel, initrd),
+        extra_devices=guest.console_xml(console),
+    )
+    try:
+        guest.wait_ready(console)
+        attach_port(scenario_store, qemu, "run-eth1", "run", VifSource("user"))
+        assert macs(dom.XMLDesc(0)) == ["fa:16:3e:00:01:01", "fa:16:3e:00:01:02"]
+        halt = _running(scenario_store)
+        try:
+            two = [*RUN_PORTS, (PORT_RUN1, [("fixed", "192.168.10.12", "4")])]
+            wait_for(lambda: both_show(dom, two), timeout=30)
+
+            # The store alone: as an apply or another host's `port detach` does it.
+            def detach(current: Topology) -> Plan:
+                new = current.copy()
+                new.ports[PORT_RUN1] = replace(new.ports[PORT_RUN1], device_id="", device_owner="")
+                return Plan.between(current, new)
+
+            scenario_store.change(detach)
+            wait_for(lambda: macs(dom.XMLDesc(0)) == ["fa:16:3e:00:01:01"], timeout=30)
+            wait_for(lambda: both_show(dom, RUN_PORTS), timeout=5)
+            assert macs(dom.XMLDesc(INACTIVE)) == ["fa:16:3e:00:01:01"]
+            assert scenario_store.load().ports[PORT_RUN1].device_id == ""
+            assert other_kept(dom.XMLDesc(0))
+            assert dom.isActive()
+        finally:
+            halt()
+    finally:
+        remove(dom)
+
+
+def test_a_domain_whose_server_was_deleted_loses_only_our_element(
+    off: Any, scenario_store: Store
+) -> None:
+    halt = _running(scenario_store)
+    try:
+        wait_for(lambda: ports_of(saved_file("gmtest-off")) == OFF_PORTS, timeout=30)
+
+        def delete(current: Topology) -> Plan:
+            new = current.copy()
+            del new.servers[SERVER_OFF]
+            new.ports[PORT_OFF0] = replace(new.ports[PORT_OFF0], device_id="", device_owner="")
+            return Plan.between(current, new)
+
+        scenario_store.change(delete)
+        wait_for(lambda: not has_element(saved_file("gmtest-off")), timeout=5)
+        assert not has_element(off.XMLDesc(INACTIVE))
+        assert other_kept(saved_file("gmtest-off"))
+        # Its NIC is left alone: the domain is not ours any more.
+        assert macs(off.XMLDesc(INACTIVE)) == ["fa:16:3e:00:02:01"]
+    finally:
+        halt()
