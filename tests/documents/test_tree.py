@@ -108,9 +108,8 @@ def test_user_data_is_served_as_raw_bytes() -> None:
     assert tree["ec2/latest/user-data"] == raw
 
 
+@pytest.mark.consumers("cloud-init")
 def test_config_drive_reader_reads_the_tree(tmp_path: Path) -> None:
-    if not cloudinit.available():
-        pytest.skip("Debian's cloud-init is not installed")
     for path, data in document_tree(CASE.topology, SERVER_ID, random_seed=SEED).items():
         target = tmp_path / path
         target.parent.mkdir(parents=True, exist_ok=True)

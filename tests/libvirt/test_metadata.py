@@ -26,7 +26,6 @@ from guestmeta.libvirt.metadata import (
     to_xml,
 )
 from guestmeta.model import Topology
-from tests.consumers._run import consumers_available
 from tests.libvirt.conftest import T0
 
 IMAGE = "c0ffee00-0000-4000-8000-000000000001"
@@ -201,7 +200,7 @@ def nova_values(ports: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-@pytest.mark.skipif(not consumers_available(), reason="Nova's environment is not installed")
+@pytest.mark.consumers("nova")
 def test_nova_reads_the_same_values_from_its_element_as_from_ours(topology: Topology) -> None:
     from tests.consumers.nova import instance_metadata_xml
 
