@@ -8,10 +8,10 @@ guest cannot tell us from Nova. Where it cannot, the test removes exactly what t
 topology says Nova loses from our netplan and finds Nova's, and checks that what Nova
 loses is really in ours.
 
-Nova drops the MTU of a port whose subnet has a DHCP server (nova.md 10). It learns of
-that server from Neutron's DHCP port on the subnet, which the matrix's topologies do not
-hold; the DHCP topologies are therefore also run with that port added, as a real Neutron
-has it, and then differ from ours by the MTU alone.
+Nova drops the MTU of a port whose subnet has a DHCP server (docs/formats.md §2.5). It
+learns of that server from Neutron's DHCP port on the subnet, which the matrix's
+topologies do not hold; the DHCP topologies are therefore also run with that port added,
+as a real Neutron has it, and then differ from ours by the MTU alone.
 """
 
 from __future__ import annotations

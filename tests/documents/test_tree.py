@@ -16,7 +16,7 @@ from tests.documents.topologies import BY_NAME, KEY, SERVER, SERVER_ID
 SEED = bytes(range(256)) * 2
 CASE = BY_NAME["two_ports"]
 
-# Written from formats.md section 4: what each OpenStack version had.
+# Written from docs/formats.md §4.1: what each OpenStack version had.
 BASE = {"meta_data.json", "user_data"}
 WITH_VENDOR = BASE | {"vendor_data.json"}
 WITH_NETWORK = WITH_VENDOR | {"network_data.json"}

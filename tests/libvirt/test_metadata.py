@@ -1,6 +1,6 @@
 """The ``<nova:instance>`` element: its exact shape, trunks and floating IPs, and Nova's view.
 
-The expected XML below is written out by hand from formats.md §1 (child order,
+The expected XML below is written out by hand from docs/formats.md §1 (child order,
 attribute order, ``creationTime`` format); Nova's own config classes, run in the
 consumers' environment, judge that our element means what Nova's means.
 """
