@@ -1,5 +1,11 @@
 """Shared fixtures: a store on SQLite and on a real PostgreSQL cluster, and a real libvirtd,
-all started by the tests."""
+all started by the tests; and the rule for tests that need a real consumer.
+
+A test that needs Debian's cloud-init, glean, cloudbase-init or Nova carries the mark
+``@pytest.mark.consumers("glean", ...)`` (or calls ``require_consumers``): when one is not
+installed the test fails with a line naming it and how to install it.
+``--allow-missing-consumers`` skips those tests instead (see tests/consumers/require.py).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from guestmeta.store import Store
+from tests.consumers import require
 from tests.libvirtd import LibvirtDaemon
 from tests.pgcluster import PostgresCluster
 
@@ -25,6 +32,29 @@ DUMP_FILES = (
     "keypairs.json",
 )
 _databases = itertools.count()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        require.ALLOW_MISSING,
+        action="store_true",
+        help="skip the tests whose real consumer (cloud-init, glean, cloudbase-init, Nova) "
+        "is not installed, instead of failing them",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{require.MARK}(*names): the test needs these real consumers "
+        f"({', '.join(require.CONSUMERS)}); it fails when one is missing, unless "
+        f"{require.ALLOW_MISSING} is given",
+    )
+    require.allow_missing(config.getoption(require.ALLOW_MISSING))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    require.check_marks(item)
 
 
 @pytest.fixture(scope="session")

@@ -29,10 +29,6 @@ class CloudInitError(RuntimeError):
     """cloud-init refused a document: the message carries its error output."""
 
 
-def available() -> bool:
-    return Path(CLOUD_INIT).exists() and Path(SYSTEM_PYTHON).exists()
-
-
 def _args(path: str, macs: dict[str, str], output: str, outdir: str) -> list[str]:
     args = ["-p", path, "-k", "network_data.json", "-d", outdir]
     args += ["-D", DISTRO.get(output, "debian"), "-O", output]

@@ -14,14 +14,11 @@ import pytest
 from lxml import etree
 
 from guestmeta.model import FixedIP, FloatingIP, Network, Port, Server, Subnet, Topology
-from tests.consumers import ConsumerError, consumers_available, nova
+from tests.consumers import ConsumerError, nova
 from tests.consumers.cloudbase import parse_network_data
 from tests.consumers.glean import run_glean
 
-pytestmark = pytest.mark.skipif(
-    not consumers_available(),
-    reason=".venv-consumers is missing: run scripts/consumers.sh to install the consumers",
-)
+pytestmark = pytest.mark.consumers("glean", "cloudbase-init", "nova")
 
 MAC = "fa:16:3e:11:22:33"
 VLAN_MAC = "fa:16:3e:44:55:66"

@@ -10,6 +10,7 @@ import pytest
 
 from guestmeta.documents import network_data
 from tests.consumers import cloudinit
+from tests.consumers.require import require_consumers
 from tests.documents.topologies import CASES
 
 Converted = dict[tuple[str, str], dict[str, str]]
@@ -17,8 +18,7 @@ Converted = dict[tuple[str, str], dict[str, str]]
 
 @pytest.fixture(scope="session")
 def converted() -> Converted:
-    if not cloudinit.available():
-        pytest.skip("Debian's cloud-init is not installed")
+    require_consumers("cloud-init")
     jobs = []
     keys = []
     for case in CASES:

@@ -21,14 +21,11 @@ from typing import Any
 import pytest
 
 from guestmeta.documents import network_data
-from tests.consumers import ConsumerError, consumers_available
+from tests.consumers import ConsumerError
 from tests.consumers.cloudbase import parse_network_data, parse_network_data_many
 from tests.documents.topologies import BY_NAME, CASES, Case, Interface
 
-pytestmark = pytest.mark.skipif(
-    not consumers_available(),
-    reason=".venv-consumers is missing: run scripts/consumers.sh to install the consumers",
-)
+pytestmark = pytest.mark.consumers("cloudbase-init")
 
 IDS = [case.name for case in CASES]
 LINK_TYPES = {"ethernet": "physical", "vlan": "vlan", "bond": "bond"}

@@ -25,6 +25,8 @@ from tests.documents import rendered
 from tests.documents.conftest import Converted
 from tests.documents.topologies import BY_NAME, CASES, Case, Interface
 
+pytestmark = pytest.mark.consumers("cloud-init")
+
 IDS = [case.name for case in CASES]
 
 
@@ -160,8 +162,6 @@ def test_networkd(case: Case, converted: Converted) -> None:
 @pytest.mark.parametrize("output", ["netplan", "sysconfig"])
 def test_batch_writes_what_the_command_writes(output: str, converted: Converted) -> None:
     """The matrix uses one interpreter for speed; ``cloud-init devel net-convert`` agrees."""
-    if not cloudinit.available():
-        pytest.skip("Debian's cloud-init is not installed")
     case = BY_NAME["trunk"]
     document = network_data(case.topology, case.server_id)
     assert document is not None
@@ -169,8 +169,6 @@ def test_batch_writes_what_the_command_writes(output: str, converted: Converted)
 
 
 def test_unknown_mac_is_an_error() -> None:
-    if not cloudinit.available():
-        pytest.skip("Debian's cloud-init is not installed")
     case = BY_NAME["static_v4"]
     document = network_data(case.topology, case.server_id)
     assert document is not None

@@ -32,15 +32,12 @@ from typing import Any
 import pytest
 
 from guestmeta.documents import meta_data, network_data
-from tests.consumers import ConsumerError, consumers_available
+from tests.consumers import ConsumerError
 from tests.consumers.glean import DISTROS, run_glean, run_glean_many
 from tests.documents import rendered
 from tests.documents.topologies import BY_NAME, CASES, DEFAULT4, DEFAULT6, Case, Interface
 
-pytestmark = pytest.mark.skipif(
-    not consumers_available(),
-    reason=".venv-consumers is missing: run scripts/consumers.sh to install the consumers",
-)
+pytestmark = pytest.mark.consumers("glean")
 
 IDS = [case.name for case in CASES]
 SEED = b"\x00" * 16  # meta_data's random seed; glean does not read it

@@ -8,10 +8,10 @@ guest cannot tell us from Nova. Where it cannot, the test removes exactly what t
 topology says Nova loses from our netplan and finds Nova's, and checks that what Nova
 loses is really in ours.
 
-Nova drops the MTU of a port whose subnet has a DHCP server (nova.md 10). It learns of
-that server from Neutron's DHCP port on the subnet, which the matrix's topologies do not
-hold; the DHCP topologies are therefore also run with that port added, as a real Neutron
-has it, and then differ from ours by the MTU alone.
+Nova drops the MTU of a port whose subnet has a DHCP server (docs/formats.md §2.5). It
+learns of that server from Neutron's DHCP port on the subnet, which the matrix's
+topologies do not hold; the DHCP topologies are therefore also run with that port added,
+as a real Neutron has it, and then differ from ours by the MTU alone.
 """
 
 from __future__ import annotations
@@ -25,14 +25,11 @@ import yaml
 
 from guestmeta.documents import network_data
 from guestmeta.model import FixedIP, Port, Topology
-from tests.consumers import ConsumerError, cloudinit, consumers_available, nova
+from tests.consumers import ConsumerError, cloudinit, nova
 from tests.documents.conftest import Converted
 from tests.documents.topologies import BY_NAME, CASES, Case
 
-pytestmark = pytest.mark.skipif(
-    not consumers_available(),
-    reason=".venv-consumers is missing: run scripts/consumers.sh to install the consumers",
-)
+pytestmark = pytest.mark.consumers("nova", "cloud-init")
 
 NETPLAN = "etc/netplan/50-cloud-init.yaml"
 HANDLED = [case for case in CASES if case.nova_handles]
@@ -76,8 +73,6 @@ def nova_netplan() -> Netplans:
     """Nova's document for every topology (and the DHCP ones behind a DHCP port), to
     netplan: one Nova interpreter, then one cloud-init interpreter.
     """
-    if not cloudinit.available():
-        pytest.skip("Debian's cloud-init is not installed")
     jobs = [(case, "as-is", case.topology) for case in CASES]
     jobs += [(case, "dhcp-port", with_dhcp_ports(case)) for case in DHCP]
     documents = nova.network_metadata_many(

@@ -122,7 +122,7 @@ def topologies(draw: st.DrawFn) -> Generated:
     return topology, macs, static
 
 
-@pytest.mark.skipif(not cloudinit.available(), reason="Debian's cloud-init is not installed")
+@pytest.mark.consumers("cloud-init")
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(topologies())
 def test_cloud_init_converts_every_generated_document(generated: Generated) -> None:

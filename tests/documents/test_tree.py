@@ -16,7 +16,7 @@ from tests.documents.topologies import BY_NAME, KEY, SERVER, SERVER_ID
 SEED = bytes(range(256)) * 2
 CASE = BY_NAME["two_ports"]
 
-# Written from formats.md section 4: what each OpenStack version had.
+# Written from docs/formats.md §4.1: what each OpenStack version had.
 BASE = {"meta_data.json", "user_data"}
 WITH_VENDOR = BASE | {"vendor_data.json"}
 WITH_NETWORK = WITH_VENDOR | {"network_data.json"}
@@ -108,9 +108,8 @@ def test_user_data_is_served_as_raw_bytes() -> None:
     assert tree["ec2/latest/user-data"] == raw
 
 
+@pytest.mark.consumers("cloud-init")
 def test_config_drive_reader_reads_the_tree(tmp_path: Path) -> None:
-    if not cloudinit.available():
-        pytest.skip("Debian's cloud-init is not installed")
     for path, data in document_tree(CASE.topology, SERVER_ID, random_seed=SEED).items():
         target = tmp_path / path
         target.parent.mkdir(parents=True, exist_ok=True)

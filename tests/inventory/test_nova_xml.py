@@ -10,8 +10,8 @@ import pytest
 
 from guestmeta.inventory.rows import Row
 from guestmeta.inventory.xmlfiles import read_domain, scan_files
-from tests.consumers._run import consumers_available
 from tests.consumers.nova import instance_metadata_xml
+from tests.consumers.require import require_consumers
 from tests.inventory.files import NS_1_0, NS_1_1, element, live, persistent, write
 
 DOMAIN = "instance-0000002a"
@@ -66,8 +66,7 @@ def expected(state: str | None) -> list[Row]:
 def nova() -> dict[str, str]:
     """Nova's element in 1.1 (with ports) and 1.0 (as old Nova: no ports), made in parallel
     because each call starts Nova's interpreter."""
-    if not consumers_available():
-        pytest.skip("Nova's environment is not installed (scripts/consumers.sh)")
+    require_consumers("nova")
     with ThreadPoolExecutor(2) as pool:
         new = pool.submit(instance_metadata_xml, {**VALUES, "ports": PORTS}, "1.1")
         old = pool.submit(instance_metadata_xml, {**VALUES, "ports": []}, "1.0")

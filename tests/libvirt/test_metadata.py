@@ -1,6 +1,6 @@
 """The ``<nova:instance>`` element: its exact shape, trunks and floating IPs, and Nova's view.
 
-The expected XML below is written out by hand from formats.md §1 (child order,
+The expected XML below is written out by hand from docs/formats.md §1 (child order,
 attribute order, ``creationTime`` format); Nova's own config classes, run in the
 consumers' environment, judge that our element means what Nova's means.
 """
@@ -26,7 +26,6 @@ from guestmeta.domainxml import (
     to_xml,
 )
 from guestmeta.model import Topology
-from tests.consumers._run import consumers_available
 from tests.libvirt.conftest import T0
 
 IMAGE = "c0ffee00-0000-4000-8000-000000000001"
@@ -201,7 +200,7 @@ def nova_values(ports: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-@pytest.mark.skipif(not consumers_available(), reason="Nova's environment is not installed")
+@pytest.mark.consumers("nova")
 def test_nova_reads_the_same_values_from_its_element_as_from_ours(topology: Topology) -> None:
     from tests.consumers.nova import instance_metadata_xml
 
