@@ -34,7 +34,7 @@ from tests.libvirtd import URI, LibvirtDaemon, domain_xml, remove
 from guestmeta.apply import Plan, load_document, plan_apply
 from guestmeta.host.agent import Agent
 from guestmeta.libvirt import CONFIG, full_pass, load
-from guestmeta.model import FixedIP, Topology, diff
+from guestmeta.model import FixedIP, Topology
 from guestmeta.store import Store
 
 HOST = "bench-host"
@@ -92,7 +92,7 @@ def edit(change: Any) -> Any:
     def compute(current: Topology) -> Plan:
         new = current.copy()
         change(new)
-        return Plan(new, diff(current, new))
+        return Plan.between(current, new)
 
     return compute
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from guestmeta.cli.main import app
-from guestmeta.model import Plan, diff
+from guestmeta.model import Plan
 from guestmeta.store import Store
 from tests.documents.topologies import BY_NAME, KEY, SERVER_ID
 
@@ -22,7 +22,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> str:
     topology = BY_NAME["trunk"].topology.copy()
     url = f"sqlite:///{tmp_path_factory.mktemp('render') / 'guestmeta.db'}"
     with Store(url) as store:
-        store.change(lambda current: Plan(topology, diff(current, topology)))
+        store.change(lambda current: Plan.between(current, topology))
     return url
 
 
@@ -103,7 +103,7 @@ def test_server_without_ports_has_no_network_data(tmp_path: Path) -> None:
     topology.ports = {}
     url = f"sqlite:///{tmp_path / 'guestmeta.db'}"
     with Store(url) as store:
-        store.change(lambda current: Plan(topology, diff(current, topology)))
+        store.change(lambda current: Plan.between(current, topology))
     code, out, err = render(url, "network-data", SERVER_ID)
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and "no ports" in err

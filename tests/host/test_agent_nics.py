@@ -21,6 +21,7 @@ from guestmeta.host.ports import attach_port, detach_port
 from guestmeta.libvirt.interfaces import VifSource
 from guestmeta.model import Plan, Topology
 from guestmeta.store import Store
+from tests.host.test_agent import RUN_PORTS, both_show, wait_for
 from tests.libvirt import guest
 from tests.libvirt.conftest import (
     HOST,
@@ -33,7 +34,6 @@ from tests.libvirt.conftest import (
     ports_of,
     saved_file,
 )
-from tests.libvirt.test_agent import RUN_PORTS, both_show, wait_for
 from tests.libvirtd import URI, LibvirtDaemon, define, remove
 
 INACTIVE = libvirt.VIR_DOMAIN_XML_INACTIVE
@@ -45,6 +45,12 @@ def macs(domain_xml: str) -> list[str]:
 
     root = etree.fromstring(domain_xml.encode())
     return [mac.get("address") for mac in root.iterfind("devices/interface/mac")]
+
+
+def saved_ports(name: str) -> list[Any] | None:
+    """The ports the saved definition's element lists; None while it has no element."""
+    xml = saved_file(name)
+    return ports_of(xml) if has_element(xml) else None
 
 
 def has_element(domain_xml: str | bytes) -> bool:
@@ -82,7 +88,7 @@ def test_a_nic_detached_in_the_store_while_libvirtd_was_down_is_unplugged(
 ) -> None:
     halt = _running(scenario_store)
     try:
-        wait_for(lambda: ports_of(saved_file("gmtest-off")) == OFF_PORTS, timeout=30)
+        wait_for(lambda: saved_ports("gmtest-off") == OFF_PORTS, timeout=30)
         libvirtd.stop_libvirtd()
         try:
             done = detach_port(scenario_store, None, "off-eth0", timeout=1)
@@ -93,7 +99,7 @@ def test_a_nic_detached_in_the_store_while_libvirtd_was_down_is_unplugged(
         try:
             dom = conn.lookupByName("gmtest-off")
             wait_for(lambda: macs(dom.XMLDesc(INACTIVE)) == [], timeout=30)
-            wait_for(lambda: ports_of(saved_file("gmtest-off")) == [], timeout=5)
+            wait_for(lambda: saved_ports("gmtest-off") == [], timeout=5)
             assert other_kept(saved_file("gmtest-off"))
         finally:
             conn.close()
@@ -151,7 +157,7 @@ def test_a_domain_whose_server_was_deleted_loses_only_our_element(
 ) -> None:
     halt = _running(scenario_store)
     try:
-        wait_for(lambda: ports_of(saved_file("gmtest-off")) == OFF_PORTS, timeout=30)
+        wait_for(lambda: saved_ports("gmtest-off") == OFF_PORTS, timeout=30)
 
         def delete(current: Topology) -> Plan:
             new = current.copy()

@@ -1,13 +1,10 @@
-"""The ``--vif-source`` template, the ``<interface>`` it gives, and adopting foreign NICs."""
+"""The ``--vif-source`` template, the ``<interface>`` it gives, and reading interfaces back."""
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import pytest
 
 from guestmeta.apply import load_document, plan_apply
-from guestmeta.host import nics
 from guestmeta.libvirt.interfaces import (
     VifSource,
     VifSourceError,
@@ -17,13 +14,8 @@ from guestmeta.libvirt.interfaces import (
 )
 from guestmeta.model import Topology
 from tests.libvirt.conftest import (
-    PORT_OFF0,
-    PORT_RUN0,
     PORT_RUN1,
-    PORT_SPARE,
     SCENARIO,
-    SERVER_OFF,
-    SERVER_RUN,
     T0,
 )
 
@@ -101,27 +93,3 @@ def test_interfaces_are_read_with_mac_in_lower_case_and_alias() -> None:
         ("fa:16:3e:00:01:01", "net0"),
         ("fa:16:3e:00:01:02", None),
     ]
-
-
-def test_a_free_ports_mac_is_adopted(topology: Topology) -> None:
-    plan = nics.plan(topology.index, SERVER_RUN, ["fa:16:3e:00:01:01", "FA:16:3E:00:09:09"])
-    assert plan.attach == [PORT_SPARE]
-    assert plan.refused == []
-
-
-def test_a_port_of_another_server_is_never_taken(topology: Topology) -> None:
-    plan = nics.plan(topology.index, SERVER_RUN, ["fa:16:3e:00:02:01", "52:54:00:12:34:56"])
-    assert plan.attach == []
-    assert plan.refused == [
-        f"MAC fa:16:3e:00:02:01 is port {PORT_OFF0}, attached to server {SERVER_OFF}"
-    ]
-
-
-def test_a_mac_shared_by_two_free_ports_is_not_guessed(topology: Topology) -> None:
-    twin = replace(topology.ports[PORT_SPARE], id="twin-0000", network_id="other-net")
-    both = topology.copy()
-    both.ports["twin-0000"] = twin
-    plan = nics.plan(both.index, SERVER_RUN, ["fa:16:3e:00:09:09"])
-    assert plan.attach == []
-    assert plan.refused == ["MAC fa:16:3e:00:09:09 matches 2 free ports; attach one by hand"]
-    assert PORT_RUN0 not in plan.attach

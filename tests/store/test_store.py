@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from guestmeta.apply import ApplyError, load_document, plan_apply
 from guestmeta.apply.edit import plan_detach
 from guestmeta.apply.source import Document
-from guestmeta.model import FloatingIP, Network, Plan, Topology, diff
+from guestmeta.model import FloatingIP, Network, Plan, Topology
 from guestmeta.store import Result, Store, schema
 from guestmeta.store.migrate import HEAD, current_revision
 from tests.conftest import DATA, DUMP, DUMP_FILES
@@ -193,7 +193,7 @@ def test_a_write_failing_half_way_is_rolled_back(store: Store) -> None:
         new.networks["net-x"] = Network(id="net-x", name="x")
         new.floatingips["fip-a"] = FloatingIP(id="fip-a", floating_ip_address="198.51.100.7")
         new.floatingips["fip-b"] = replace(new.floatingips["fip-a"], id="fip-b")
-        return Plan(new, diff(current, new))
+        return Plan.between(current, new)
 
     with pytest.raises(IntegrityError):
         store.change(broken)

@@ -27,7 +27,7 @@ NS = "http://openstack.org/xmlns/libvirt/nova/1.1"
 NS_1_0 = "http://openstack.org/xmlns/libvirt/nova/1.0"
 NAMESPACES = (NS, NS_1_0)
 PREFIX = "nova"
-KEY = "instance"  # the element's local name, and the key virDomainSetMetadata wants
+KEY = "instance"  # the element's local name (virDomainSetMetadata's key is the prefix)
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -297,7 +297,7 @@ def _parse_ports(el: etree._Element, prefix: str) -> Fields:
 Formatter = Callable[[etree._Element, InstanceMetadata], None]
 Parser = Callable[[etree._Element, str], Fields]
 
-# The children in Nova's order (docs/formats.md §1): the writer follows it, the reader
+# The children in Nova's order (docs/formats.md §1.2): the writer follows it, the reader
 # finds each by its local name.
 _CHILDREN: tuple[tuple[str, Formatter, Parser], ...] = (
     ("package", _format_package, _parse_package),

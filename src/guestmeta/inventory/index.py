@@ -200,9 +200,11 @@ class Index:
                     self.host = self._session.conn.getHostname()
                     next_full = now
                 if now >= next_full:
+                    # Events queued so far are answered by the pass; those that come
+                    # while it lists and reads are kept, as the pass may have missed them.
+                    self._drain()
                     self.full_pass()
                     next_full = now + self.full_pass_interval
-                    self._drain()
                     continue
                 try:
                     item = self._queue.get(timeout=min(1.0, max(next_full - now, 0.01)))
@@ -217,7 +219,7 @@ class Index:
                 self._session.close()
 
     def _drain(self) -> None:
-        """Events queued before a full pass are answered by it."""
+        """Forget queued events: the full pass about to start answers them."""
         while True:
             try:
                 self._queue.get_nowait()

@@ -12,7 +12,6 @@ from typing import Any
 import libvirt
 
 from guestmeta.domainxml import (
-    KEY,
     NAMESPACES,
     NS,
     PREFIX,

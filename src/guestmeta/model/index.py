@@ -17,10 +17,23 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from guestmeta.model.port import Bond, FloatingIP, Port
 from guestmeta.model.server import Keypair, Server
-from guestmeta.model.topology import Topology
+
+
+class Collections(Protocol):
+    """What the index reads of a topology (``Topology`` builds its own index, so the
+    import runs from the topology to here, never back)."""
+
+    ports: dict[str, Port]
+    floatingips: dict[str, FloatingIP]
+    bonds: dict[str, Bond]
+    keypairs: dict[str, Keypair]
+    servers: dict[str, Server]
+
+    def trunk_parents(self) -> dict[str, tuple[Port, int]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +60,7 @@ def canonical_address(address: str) -> str:
 class TopologyIndex:
     """Read-only answers about one topology; build it only once the topology is final."""
 
-    def __init__(self, topology: Topology) -> None:
+    def __init__(self, topology: Collections) -> None:
         self.topology = topology
         servers = topology.servers
         parents = topology.trunk_parents()

@@ -18,7 +18,7 @@ import pytest
 
 from guestmeta.apply import Plan
 from guestmeta.host.agent import Agent
-from guestmeta.model import FixedIP, FloatingIP, Topology, diff
+from guestmeta.model import FixedIP, FloatingIP, Topology
 from guestmeta.store import Store
 from tests.libvirt.conftest import (
     FIP,
@@ -135,14 +135,14 @@ def _associate(current: Topology) -> Any:
         port_id=PORT_RUN0,
         fixed_ip_address="192.168.10.11",
     )
-    return Plan(new, diff(current, new))
+    return Plan.between(current, new)
 
 
 def _edit(edit: Callable[[Topology], None]) -> Callable[[Topology], Any]:
     def compute(current: Topology) -> Any:
         new = current.copy()
         edit(new)
-        return Plan(new, diff(current, new))
+        return Plan.between(current, new)
 
     return compute
 
