@@ -182,6 +182,18 @@ def test_a_failing_compute_leaves_everything_unchanged(store: Store) -> None:
     assert store.load() == before
 
 
+def test_preview_shows_the_change_and_writes_nothing(store: Store) -> None:
+    apply(store, [minimal()])
+    before = store.load()
+    doc = network_doc("extra")
+    seen = store.preview(lambda current: plan_apply(current, [doc]))
+    assert [(c.action, c.kind) for c in seen.changes] == [("create", "networks")]
+    assert seen.revision == 1  # the current one: nothing moved it
+    assert "extra" in {n.name for n in seen.topology.networks.values()}
+    assert store.revision() == 1
+    assert store.load() == before
+
+
 def test_a_write_failing_half_way_is_rolled_back(store: Store) -> None:
     # Bypass validation: a new network (written first) and two floating IPs of one address
     # (the second insert breaks the unique index). The network must not survive.

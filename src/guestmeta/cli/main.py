@@ -61,11 +61,13 @@ def main_options(
         _state["db"] = db
 
 
-def change(compute: Callable[[Topology], Plan], fmt: Format, verb: str) -> None:
-    """Run one checked change on the store and report it; refusals exit 1."""
+def change(
+    compute: Callable[[Topology], Plan], fmt: Format, verb: str, *, dry_run: bool = False
+) -> None:
+    """Run one checked change on the store (or only show it) and report it; refusals exit 1."""
     with open_store() as store:
         try:
-            result = store.change(compute)
+            result = store.preview(compute) if dry_run else store.change(compute)
         except ApplyError as exc:
             fail(exc.lines)
     report(result, fmt, verb)
@@ -91,17 +93,12 @@ def apply(
             problems.extend(str(exc).splitlines())
     if problems:
         fail(problems)
-    if dry_run:
-        with open_store() as store:
-            try:
-                plan = plan_apply(store.load(), documents, prune=prune)
-            except ApplyError as exc:
-                fail(exc.lines)
-            from guestmeta.store import Result
-
-            report(Result(store.revision(), plan.changes, plan.topology), fmt, "dry run")
-        return
-    change(lambda current: plan_apply(current, documents, prune=prune), fmt, "applied")
+    change(
+        lambda current: plan_apply(current, documents, prune=prune),
+        fmt,
+        "dry run" if dry_run else "applied",
+        dry_run=dry_run,
+    )
 
 
 @app.command()

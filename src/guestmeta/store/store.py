@@ -145,6 +145,17 @@ class Store:
                 conn.execute(text("SELECT pg_notify(:c, :r)"), {"c": CHANNEL, "r": str(revision)})
             return Result(revision, plan.changes, plan.topology)
 
+    def preview(self, compute: Callable[[Topology], Plan]) -> Result:
+        """What ``change`` would do, computed on the current state and never written.
+
+        The revision is the current one: nothing moved it. ``compute`` raises to refuse.
+        """
+        with self._read() as conn:
+            revision = int(conn.execute(_REVISION).scalar_one())
+            current = self._load(conn)
+        plan = compute(current)
+        return Result(revision, plan.changes, plan.topology)
+
     def _lock_revision(self, conn: Connection) -> int:
         query = _REVISION
         if self.is_postgres:
