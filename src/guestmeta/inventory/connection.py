@@ -13,6 +13,7 @@ from typing import Any
 import libvirt
 
 from guestmeta.inventory.rows import Domain, Failure, Scan
+from guestmeta.inventory.xmlfiles import READER
 from guestmeta.libvirt import domain as libvirt_domain
 from guestmeta.libvirt.connection import is_no_domain, quiet_errors
 from guestmeta.libvirt.metadata import NAMESPACES, MetadataError, from_element, parse_xml
@@ -41,7 +42,8 @@ def read_domain(dom: Any, state: str | None) -> Domain:
     for namespace in NAMESPACES:
         xml = libvirt_domain.read(dom, 0, namespace)
         if xml is not None:
-            meta = from_element(parse_xml(xml), namespace, brief=True)
+            root = parse_xml(xml)
+            meta = READER.instance(root, namespace) or from_element(root, namespace, brief=True)
             break
     return Domain(dom.name(), dom.UUIDString(), state, meta)
 

@@ -5,7 +5,22 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from guestmeta.libvirt.metadata import InstanceMetadata
+from guestmeta.libvirt.metadata import IP, InstanceMetadata, PortIPs
+
+# The element's types are named here too: the reader of libvirtd's plain XML
+# (``fastread``) builds them and takes them from the inventory, not from libvirt's side.
+__all__ = [
+    "COLUMNS",
+    "IP",
+    "Domain",
+    "Failure",
+    "InstanceMetadata",
+    "PortIPs",
+    "Row",
+    "Scan",
+    "same_ip",
+    "select",
+]
 
 COLUMNS = (
     "domain",

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from guestmeta.inventory import fastread
 from guestmeta.inventory.rows import Domain, Failure, Scan
 from guestmeta.libvirt.metadata import KEY, NAMESPACES, PARSER, MetadataError, from_element
 
@@ -34,6 +35,8 @@ _STATE = re.compile(rb"""\sstate\s*=\s*['"]([a-z]+)['"]""")
 _ROOTS = {b"domain": b"</domain>", b"domstatus": b"</domstatus>"}
 _METADATA_END = b"</metadata>"
 _UUID_END = b"</uuid>"
+# The reader of both scans, files and connection: our element in either namespace.
+READER = fastread.ElementReader(NAMESPACES, KEY)
 # A domain's XML is kilobytes; a file far larger is not one, and is not read into memory.
 MAX_FILE = 64 << 20
 
@@ -80,8 +83,8 @@ def _one_element(data: bytes, start: int, end: int) -> bool:
     return opened == data.count(b"/>", start, end)
 
 
-def _fast(data: bytes) -> tuple[etree._Element, str | None] | None:
-    """(domain element, domstatus state) from a cut of the file, or None to parse it all."""
+def _fast(data: bytes) -> tuple[fastread.Parts, str | None] | None:
+    """(domain's parts, domstatus state) from a cut of the file, or None to parse it all."""
     status = data.find(b"<domstatus")
     if status >= 0:
         # libvirtd writes the domain last in <domstatus>, after some 10 KB of QEMU
@@ -113,12 +116,13 @@ def _fast(data: bytes) -> tuple[etree._Element, str | None] | None:
         root = etree.fromstring(data[start:stop] + b"</domain>", PARSER)
     except etree.XMLSyntaxError:
         return None
-    if root.find("name") is None or root.find("uuid") is None:
+    parts = READER.domain_parts(root)
+    if parts[0] is None or parts[1] is None:
         return None  # not libvirt's order (name and uuid first): read the whole file
-    return root, state
+    return parts, state
 
 
-def _full(data: bytes) -> tuple[etree._Element, str | None]:
+def _full(data: bytes) -> tuple[fastread.Parts, str | None]:
     try:
         root = etree.fromstring(data, PARSER)
     except etree.XMLSyntaxError as exc:
@@ -127,21 +131,10 @@ def _full(data: bytes) -> tuple[etree._Element, str | None]:
         domain = root.find("domain")
         if domain is None:
             raise FileError("<domstatus> without a <domain>")
-        return domain, root.get("state")
+        return READER.domain_parts(domain), root.get("state")
     if root.tag != "domain":
         raise FileError(f"not a libvirt domain: root element is <{root.tag}>")
-    return root, None
-
-
-def _our_element(domain: etree._Element) -> etree._Element | None:
-    metadata = domain.find("metadata")
-    if metadata is None:
-        return None
-    for ns in NAMESPACES:  # 1.1 first: a domain that has both was updated by a newer Nova
-        element = metadata.find(f"{{{ns}}}{KEY}")
-        if element is not None:
-            return element
-    return None
+    return READER.domain_parts(root), None
 
 
 def read_domain(data: bytes, verify: bool = False) -> Domain:
@@ -157,16 +150,17 @@ def read_domain(data: bytes, verify: bool = False) -> Domain:
         # ATTLIST defaults) even when entity expansion in text is off.
         raise FileError("DOCTYPE declarations are not accepted in domain XML")
     parsed = None if verify else _fast(data)
-    domain, state = parsed or _full(data)
-    name = domain.findtext("name")
-    uuid = domain.findtext("uuid")
+    (name_el, uuid_el, element), state = parsed or _full(data)
+    name = name_el.text if name_el is not None else None
+    uuid = uuid_el.text if uuid_el is not None else None
     if not name or not uuid:
         raise FileError("domain without <name> or <uuid>")
-    element = _our_element(domain)
-    try:
-        meta = from_element(element, brief=True) if element is not None else None
-    except MetadataError as exc:
-        raise FileError(str(exc)) from None
+    meta = None
+    if element is not None:
+        try:
+            meta = READER.instance(element) or from_element(element, brief=True)
+        except MetadataError as exc:
+            raise FileError(str(exc)) from None
     return Domain(name.strip(), uuid.strip().lower(), state, meta)
 
 
