@@ -32,6 +32,8 @@ from guestmeta.inventory import fastread
 from guestmeta.inventory.rows import Domain, Failure, Scan
 from guestmeta.libvirt.metadata import KEY, NAMESPACES, PARSER, MetadataError, from_element
 
+# Comments, CDATA, DOCTYPE and processing instructions: one search, not a find of each.
+_MARKUP = re.compile(rb"<[!?]")
 _STATE = re.compile(rb"""\sstate\s*=\s*['"]([a-z]+)['"]""")
 _ROOTS = {b"domain": b"</domain>", b"domstatus": b"</domstatus>"}
 _METADATA_END = b"</metadata>"
@@ -78,10 +80,22 @@ def _one_element(data: bytes, start: int, end: int) -> bool:
     and escapes every ``<`` and ``>`` in its values, so counting tags is then exact.
     Anything else goes to the full parse.
     """
-    if data.find(b"<!", start, end) >= 0 or data.find(b"<?", start, end) >= 0:
+    if _MARKUP.search(data, start, end) is not None:
         return False
     opened = data.count(b"<", start, end) - 2 * data.count(b"</", start, end)
     return opened == data.count(b"/>", start, end)
+
+
+def _last_domain(data: bytes, start: int, end: int) -> int:
+    """Where the last ``<domain `` or ``<domain>`` in ``data[start:end]`` begins, or -1.
+
+    One backward search that stops at the first hit, where searching for each form
+    would scan the whole file for the one that is not there.
+    """
+    pos = data.rfind(b"<domain", start, end)
+    while pos >= 0 and (pos + 7 >= end or data[pos + 7] not in b" >"):
+        pos = data.rfind(b"<domain", start, pos)
+    return pos
 
 
 def _fast(data: bytes) -> tuple[fastread.Parts, str | None] | None:
@@ -93,7 +107,7 @@ def _fast(data: bytes) -> tuple[fastread.Parts, str | None] | None:
         # counting tags from it to </domstatus>, which is far less to count.
         end_tag, tag_end = _ROOTS[b"domstatus"], data.find(b">", status)
         end = data.rfind(end_tag)
-        start = max(data.rfind(b"<domain ", tag_end, end), data.rfind(b"<domain>", tag_end, end))
+        start = _last_domain(data, tag_end, end)
         if tag_end < 0 or start < 0 or not _prolog_only(data, status):
             return None
         if not _one_element(data, start, end):
