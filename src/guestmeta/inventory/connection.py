@@ -61,6 +61,26 @@ def read_one(item: tuple[Any, str]) -> Domain | Failure | None:
         return Failure(dom.name(), exc.get_error_message() or str(exc))
 
 
+def _read_all(items: list[tuple[Any, str]], workers: int) -> list[Domain | Failure | None]:
+    """``read_one`` of each item, in their order, from ``workers`` threads.
+
+    Each thread takes the next item from one shared iterator until none is left, rather
+    than one future per domain: a future and its hand-over cost as much Python time as
+    reading the element, and the threads are there to overlap round trips, not that.
+    """
+    results: list[Domain | Failure | None] = [None] * len(items)
+    pending = iter(enumerate(items))  # next() holds the GIL: each item goes to one thread
+
+    def work() -> None:
+        for index, item in pending:
+            results[index] = read_one(item)
+
+    with ThreadPoolExecutor(workers) as pool:
+        for future in [pool.submit(work) for _ in range(workers)]:
+            future.result()
+    return results
+
+
 def scan_connection(conn: Any, workers: int = WORKERS) -> Scan:
     """Every domain of a connection; a domain that fails is reported, never fatal.
 
@@ -69,8 +89,7 @@ def scan_connection(conn: Any, workers: int = WORKERS) -> Scan:
     """
     items = domain_states(conn)
     if workers > 1 and len(items) > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            results = list(pool.map(read_one, items))
+        results = _read_all(items, min(workers, len(items)))
     else:
         results = [read_one(item) for item in items]
     domains = [r for r in results if isinstance(r, Domain)]
