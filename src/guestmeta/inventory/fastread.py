@@ -23,6 +23,9 @@ from guestmeta.inventory.rows import IP, InstanceMetadata, PortIPs
 Parts = tuple[etree._Element | None, etree._Element | None, etree._Element | None]
 
 
+_VERSIONS = {"4": 4, "6": 6}  # what the attribute nearly always says, as int() reads it
+
+
 def _int(text: str | None) -> int | None:
     try:
         return int(text) if text is not None else None
@@ -115,15 +118,21 @@ class ElementReader:
                 ports_el = child
         project = next(owner.iterchildren(project_tag), None) if owner is not None else None
         ports = []
-        if ports_el is not None:
-            for port in ports_el.iterchildren(port_tag):
-                ips = []
-                for ip in port.iterchildren(ip_tag):
-                    address = ip.get("address")
-                    if address:
-                        version = _int(ip.get("ipVersion")) or _version(address)
-                        ips.append(IP(ip.get("type", "fixed"), address, version))
-                ports.append(PortIPs(port.get("uuid", ""), tuple(ips)))
+        # Plain iteration and a tag test: a filtered iterator per port costs more than
+        # the few children it skips.
+        for port in ports_el if ports_el is not None else ():
+            if port.tag != port_tag:
+                continue
+            ips = []
+            for ip in port:
+                if ip.tag != ip_tag:
+                    continue
+                address = ip.get("address")
+                if address:
+                    given = ip.get("ipVersion")
+                    version = _VERSIONS.get(given or "") or _int(given) or _version(address)
+                    ips.append(IP(ip.get("type", "fixed"), address, version))
+            ports.append(PortIPs(port.get("uuid", ""), tuple(ips)))
         return InstanceMetadata(
             name=name.text if name is not None else None,
             project_uuid=project.get("uuid") if project is not None else None,
