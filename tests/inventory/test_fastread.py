@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from guestmeta.inventory.xmlfiles import READER
-from guestmeta.libvirt.metadata import PARSER, from_element
+# The parser and element reader the inventory itself uses, wherever they live.
+from guestmeta.inventory.xmlfiles import PARSER, READER, from_element
 from tests.inventory.files import NS_1_0, NS_1_1
 
 OTHER = "urn:example:app"
