@@ -10,6 +10,7 @@ domain XML files (``guestmeta ips --xml``) needs neither a daemon nor its bindin
     print([(p.uuid, [ip.address for ip in p.ips]) for p in meta.ports])
 """
 
+from guestmeta.domainxml.brief import domain_parts, read_brief
 from guestmeta.domainxml.desired import desired, desired_many, package_version, port_ips
 from guestmeta.domainxml.instance import (
     IP,
@@ -46,11 +47,13 @@ __all__ = [
     "desired",
     "desired_many",
     "differences",
+    "domain_parts",
     "from_element",
     "from_xml",
     "package_version",
     "parse_xml",
     "port_ips",
+    "read_brief",
     "to_element",
     "to_xml",
 ]

@@ -12,7 +12,7 @@ from typing import Any
 
 import libvirt
 
-from guestmeta.domainxml import NAMESPACES, MetadataError, from_element, parse_xml
+from guestmeta.domainxml import NAMESPACES, MetadataError, parse_xml, read_brief
 from guestmeta.inventory.rows import Domain, Failure, Scan
 from guestmeta.libvirt import domain as libvirt_domain
 from guestmeta.libvirt.connection import is_no_domain, quiet_errors
@@ -41,7 +41,8 @@ def read_domain(dom: Any, state: str | None) -> Domain:
     for namespace in NAMESPACES:
         xml = libvirt_domain.read(dom, 0, namespace)
         if xml is not None:
-            meta = from_element(parse_xml(xml), namespace, brief=True)
+            root = parse_xml(xml)
+            meta = read_brief(root, namespace)
             break
     return Domain(dom.name(), dom.UUIDString(), state, meta)
 
@@ -59,6 +60,26 @@ def read_one(item: tuple[Any, str]) -> Domain | Failure | None:
         return Failure(dom.name(), exc.get_error_message() or str(exc))
 
 
+def _read_all(items: list[tuple[Any, str]], workers: int) -> list[Domain | Failure | None]:
+    """``read_one`` of each item, in their order, from ``workers`` threads.
+
+    Each thread takes the next item from one shared iterator until none is left, rather
+    than one future per domain: a future and its hand-over cost as much Python time as
+    reading the element, and the threads are there to overlap round trips, not that.
+    """
+    results: list[Domain | Failure | None] = [None] * len(items)
+    pending = iter(enumerate(items))  # next() holds the GIL: each item goes to one thread
+
+    def work() -> None:
+        for index, item in pending:
+            results[index] = read_one(item)
+
+    with ThreadPoolExecutor(workers) as pool:
+        for future in [pool.submit(work) for _ in range(workers)]:
+            future.result()
+    return results
+
+
 def scan_connection(conn: Any, workers: int = WORKERS) -> Scan:
     """Every domain of a connection; a domain that fails is reported, never fatal.
 
@@ -67,8 +88,7 @@ def scan_connection(conn: Any, workers: int = WORKERS) -> Scan:
     """
     items = domain_states(conn)
     if workers > 1 and len(items) > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            results = list(pool.map(read_one, items))
+        results = _read_all(items, min(workers, len(items)))
     else:
         results = [read_one(item) for item in items]
     domains = [r for r in results if isinstance(r, Domain)]

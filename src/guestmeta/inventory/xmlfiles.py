@@ -22,18 +22,23 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
 from lxml import etree
 
-from guestmeta.domainxml import KEY, NAMESPACES, PARSER, MetadataError, from_element
+from guestmeta.domainxml import PARSER, MetadataError, domain_parts, read_brief
+from guestmeta.domainxml.brief import Parts
 from guestmeta.inventory.rows import Domain, Failure, Scan
 
+# Comments, CDATA, DOCTYPE and processing instructions: one search, not a find of each.
+_MARKUP = re.compile(rb"<[!?]")
 _STATE = re.compile(rb"""\sstate\s*=\s*['"]([a-z]+)['"]""")
 _ROOTS = {b"domain": b"</domain>", b"domstatus": b"</domstatus>"}
 _METADATA_END = b"</metadata>"
 _UUID_END = b"</uuid>"
+# The reader of both scans, files and connection: our element in either namespace.
 # A domain's XML is kilobytes; a file far larger is not one, and is not read into memory.
 MAX_FILE = 64 << 20
 
@@ -74,14 +79,26 @@ def _one_element(data: bytes, start: int, end: int) -> bool:
     and escapes every ``<`` and ``>`` in its values, so counting tags is then exact.
     Anything else goes to the full parse.
     """
-    if data.find(b"<!", start, end) >= 0 or data.find(b"<?", start, end) >= 0:
+    if _MARKUP.search(data, start, end) is not None:
         return False
     opened = data.count(b"<", start, end) - 2 * data.count(b"</", start, end)
     return opened == data.count(b"/>", start, end)
 
 
-def _fast(data: bytes) -> tuple[etree._Element, str | None] | None:
-    """(domain element, domstatus state) from a cut of the file, or None to parse it all."""
+def _last_domain(data: bytes, start: int, end: int) -> int:
+    """Where the last ``<domain `` or ``<domain>`` in ``data[start:end]`` begins, or -1.
+
+    One backward search that stops at the first hit, where searching for each form
+    would scan the whole file for the one that is not there.
+    """
+    pos = data.rfind(b"<domain", start, end)
+    while pos >= 0 and (pos + 7 >= end or data[pos + 7] not in b" >"):
+        pos = data.rfind(b"<domain", start, pos)
+    return pos
+
+
+def _fast(data: bytes) -> tuple[Parts, str | None] | None:
+    """(domain's parts, domstatus state) from a cut of the file, or None to parse it all."""
     status = data.find(b"<domstatus")
     if status >= 0:
         # libvirtd writes the domain last in <domstatus>, after some 10 KB of QEMU
@@ -89,7 +106,7 @@ def _fast(data: bytes) -> tuple[etree._Element, str | None] | None:
         # counting tags from it to </domstatus>, which is far less to count.
         end_tag, tag_end = _ROOTS[b"domstatus"], data.find(b">", status)
         end = data.rfind(end_tag)
-        start = max(data.rfind(b"<domain ", tag_end, end), data.rfind(b"<domain>", tag_end, end))
+        start = _last_domain(data, tag_end, end)
         if tag_end < 0 or start < 0 or not _prolog_only(data, status):
             return None
         if not _one_element(data, start, end):
@@ -113,12 +130,13 @@ def _fast(data: bytes) -> tuple[etree._Element, str | None] | None:
         root = etree.fromstring(data[start:stop] + b"</domain>", PARSER)
     except etree.XMLSyntaxError:
         return None
-    if root.find("name") is None or root.find("uuid") is None:
+    parts = domain_parts(root)
+    if parts[0] is None or parts[1] is None:
         return None  # not libvirt's order (name and uuid first): read the whole file
-    return root, state
+    return parts, state
 
 
-def _full(data: bytes) -> tuple[etree._Element, str | None]:
+def _full(data: bytes) -> tuple[Parts, str | None]:
     try:
         root = etree.fromstring(data, PARSER)
     except etree.XMLSyntaxError as exc:
@@ -127,21 +145,10 @@ def _full(data: bytes) -> tuple[etree._Element, str | None]:
         domain = root.find("domain")
         if domain is None:
             raise FileError("<domstatus> without a <domain>")
-        return domain, root.get("state")
+        return domain_parts(domain), root.get("state")
     if root.tag != "domain":
         raise FileError(f"not a libvirt domain: root element is <{root.tag}>")
-    return root, None
-
-
-def _our_element(domain: etree._Element) -> etree._Element | None:
-    metadata = domain.find("metadata")
-    if metadata is None:
-        return None
-    for ns in NAMESPACES:  # 1.1 first: a domain that has both was updated by a newer Nova
-        element = metadata.find(f"{{{ns}}}{KEY}")
-        if element is not None:
-            return element
-    return None
+    return domain_parts(root), None
 
 
 def read_domain(data: bytes, verify: bool = False) -> Domain:
@@ -157,29 +164,53 @@ def read_domain(data: bytes, verify: bool = False) -> Domain:
         # ATTLIST defaults) even when entity expansion in text is off.
         raise FileError("DOCTYPE declarations are not accepted in domain XML")
     parsed = None if verify else _fast(data)
-    domain, state = parsed or _full(data)
-    name = domain.findtext("name")
-    uuid = domain.findtext("uuid")
+    (name_el, uuid_el, element), state = parsed or _full(data)
+    name = name_el.text if name_el is not None else None
+    uuid = uuid_el.text if uuid_el is not None else None
     if not name or not uuid:
         raise FileError("domain without <name> or <uuid>")
-    element = _our_element(domain)
-    try:
-        meta = from_element(element, brief=True) if element is not None else None
-    except MetadataError as exc:
-        raise FileError(str(exc)) from None
+    meta = None
+    if element is not None:
+        try:
+            meta = read_brief(element)
+        except MetadataError as exc:
+            raise FileError(str(exc)) from None
     return Domain(name.strip(), uuid.strip().lower(), state, meta)
 
 
-def _files(paths: Iterable[Path]) -> Iterable[Path]:
+def _files(paths: Iterable[Path]) -> Iterable[tuple[Path, str | None]]:
+    """(directory, file name) for each ``*.xml`` in a directory, (file, None) for a file."""
     for path in paths:
         if path.is_dir():
             # scandir and string sorting: Path.glob and Path ordering cost more than
             # reading the files.
             with os.scandir(path) as entries:
                 names = sorted(e.name for e in entries if e.name.endswith(".xml") and e.is_file())
-            yield from (path / name for name in names)
+            yield from ((path, name) for name in names)
         else:
-            yield path
+            yield path, None
+
+
+def _read(path: str) -> bytes | None:
+    """The whole file, or None when it is larger than MAX_FILE; OSError as it comes.
+
+    One read of the size the file has, rather than a buffered file object: a scan opens
+    a thousand files, and the object costs more than the read.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if info.st_size > MAX_FILE:
+            return None
+        data = os.read(fd, info.st_size + 1)
+        if len(data) <= info.st_size and stat.S_ISREG(info.st_mode):
+            return data  # a short read of a regular file is its end
+        chunks = [data]
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def scan_files(paths: Iterable[str | Path], verify: bool = False) -> Scan:
@@ -191,31 +222,34 @@ def scan_files(paths: Iterable[str | Path], verify: bool = False) -> Scan:
     When live state files were read, a domain found only as a definition is ``shutoff``.
     ``verify`` parses every file whole (see ``read_domain``).
     """
-    contents: list[tuple[Path, bytes]] = []
+    # (is live state, file name, directory or file, bytes); paths as text only for reports.
+    contents: list[tuple[bool, str, Path, str | None, bytes]] = []
     failures: list[Failure] = []
-    for path in _files(Path(p) for p in paths):
+    for where, name in _files(Path(p) for p in paths):
         try:
-            with path.open("rb") as handle:
-                if os.fstat(handle.fileno()).st_size > MAX_FILE:
-                    failures.append(Failure(str(path), f"larger than {MAX_FILE >> 20} MiB"))
-                    continue
-                contents.append((path, handle.read()))
+            data = _read(os.path.join(where, name) if name is not None else str(where))
         except OSError as exc:
-            failures.append(Failure(str(path), exc.strerror or str(exc)))
+            failures.append(Failure(_shown(where, name), exc.strerror or str(exc)))
+            continue
+        if data is None:
+            failures.append(Failure(_shown(where, name), f"larger than {MAX_FILE >> 20} MiB"))
+            continue
+        live = data.find(b"<domstatus", 0, 1024) >= 0
+        contents.append((live, name if name is not None else where.name, where, name, data))
     # Live files first: they decide which definitions need no parsing.
-    contents.sort(key=lambda item: b"<domstatus" not in item[1][:1024])
+    contents.sort(key=lambda item: not item[0])
     found: dict[str, Domain] = {}
     live_names: set[str] = set()
-    for path, data in contents:
-        if path.name in live_names and b"<domstatus" not in data[:1024]:
+    for live, filename, where, name, data in contents:
+        if not live and filename in live_names:
             continue
         try:
             dom = read_domain(data, verify)
         except FileError as exc:
-            failures.append(Failure(str(path), str(exc)))
+            failures.append(Failure(_shown(where, name), str(exc)))
             continue
         if dom.state is not None:
-            live_names.add(path.name)
+            live_names.add(filename)
             found[dom.uuid] = dom
         else:
             found.setdefault(dom.uuid, dom)
@@ -226,3 +260,7 @@ def scan_files(paths: Iterable[str | Path], verify: bool = False) -> Scan:
             for d in domains
         ]
     return Scan(domains, failures)
+
+
+def _shown(where: Path, name: str | None) -> str:
+    return str(where / name if name is not None else where)
