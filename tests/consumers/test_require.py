@@ -53,7 +53,7 @@ NEEDS = {
     ),
     "tests/inventory/test_nova_xml.py::test_nova_1_1_live_state": (("Nova",), (CONSUMERS_SH,)),
     (
-        "tests/libvirt/test_metadata.py::"
+        "tests/domainxml/test_instance.py::"
         "test_nova_reads_the_same_values_from_its_element_as_from_ours"
     ): (
         ("Nova",),
