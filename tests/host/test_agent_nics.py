@@ -47,6 +47,18 @@ def macs(domain_xml: str) -> list[str]:
     return [mac.get("address") for mac in root.iterfind("devices/interface/mac")]
 
 
+MARK_NS = "urn:guestmeta:agent:1"
+
+
+def mark_of(domain_xml: str | bytes) -> str | None:
+    """The host in the agent's mark, as the XML holds it; None without a mark."""
+    from lxml import etree
+
+    data = domain_xml.encode() if isinstance(domain_xml, str) else domain_xml
+    mark = etree.fromstring(data).find(f".//{{{MARK_NS}}}managed")
+    return mark.get("host") if mark is not None else None
+
+
 def saved_ports(name: str) -> list[Any] | None:
     """The ports the saved definition's element lists; None while it has no element."""
     xml = saved_file(name)
@@ -159,13 +171,7 @@ def test_a_domain_whose_server_was_deleted_loses_only_our_element(
     try:
         wait_for(lambda: saved_ports("gmtest-off") == OFF_PORTS, timeout=30)
 
-        def delete(current: Topology) -> Plan:
-            new = current.copy()
-            del new.servers[SERVER_OFF]
-            new.ports[PORT_OFF0] = replace(new.ports[PORT_OFF0], device_id="", device_owner="")
-            return Plan.between(current, new)
-
-        scenario_store.change(delete)
+        scenario_store.change(_delete_off)
         wait_for(lambda: not has_element(saved_file("gmtest-off")), timeout=5)
         assert not has_element(off.XMLDesc(INACTIVE))
         assert other_kept(saved_file("gmtest-off"))
@@ -173,3 +179,45 @@ def test_a_domain_whose_server_was_deleted_loses_only_our_element(
         assert macs(off.XMLDesc(INACTIVE)) == ["fa:16:3e:00:02:01"]
     finally:
         halt()
+
+
+def _delete_off(current: Topology) -> Plan:
+    new = current.copy()
+    del new.servers[SERVER_OFF]
+    new.ports[PORT_OFF0] = replace(new.ports[PORT_OFF0], device_id="", device_owner="")
+    return Plan.between(current, new)
+
+
+def test_a_server_deleted_while_no_agent_ran_loses_its_element_at_the_next_start(
+    qemu: Any, off: Any, scenario_store: Store
+) -> None:
+    foreign = define(
+        qemu,
+        "gmtest-foreign",
+        metadata=OTHER + f'<nova:instance xmlns:nova="{NS}"><nova:name>nova wrote this</nova:name>'
+        "</nova:instance>",
+    )
+    try:
+        Agent(scenario_store, uri=URI, host=HOST).run_once()
+        assert saved_ports("gmtest-off") == OFF_PORTS
+        assert mark_of(saved_file("gmtest-off")) == HOST
+        scenario_store.change(_delete_off)  # no agent runs now
+        report = Agent(scenario_store, uri=URI, host=HOST).run_once()
+        assert report.failed == []
+        assert not has_element(saved_file("gmtest-off"))
+        assert mark_of(saved_file("gmtest-off")) is None
+        assert other_kept(saved_file("gmtest-off"))
+        # An element nobody marked (Nova's, a script's) on a domain that is not a server's
+        # is not ours to remove.
+        assert has_element(saved_file("gmtest-foreign"))
+        assert other_kept(saved_file("gmtest-foreign"))
+    finally:
+        remove(foreign)
+
+
+def test_another_hosts_mark_is_left_alone(off: Any, scenario_store: Store) -> None:
+    Agent(scenario_store, uri=URI, host=HOST).run_once()
+    scenario_store.change(_delete_off)
+    Agent(scenario_store, uri=URI, host="hv-other").run_once()
+    assert has_element(saved_file("gmtest-off"))
+    assert mark_of(saved_file("gmtest-off")) == HOST

@@ -29,11 +29,15 @@ from guestmeta.domainxml.instance import (
     to_element,
     to_xml,
 )
+from guestmeta.domainxml.marker import MARK_KEY, MARK_NS, MARK_PREFIX, mark_xml, marked_host
 from guestmeta.domainxml.safe import PARSER, MetadataError, parse_xml
 
 __all__ = [
     "IP",
     "KEY",
+    "MARK_KEY",
+    "MARK_NS",
+    "MARK_PREFIX",
     "NAMESPACES",
     "NS",
     "NS_1_0",
@@ -50,6 +54,8 @@ __all__ = [
     "domain_parts",
     "from_element",
     "from_xml",
+    "mark_xml",
+    "marked_host",
     "package_version",
     "parse_xml",
     "port_ips",

@@ -34,11 +34,11 @@ import libvirt
 from guestmeta.apply import ApplyError
 from guestmeta.apply.edit import plan_attach
 from guestmeta.domainxml import InstanceMetadata, MetadataError, PortIPs
-from guestmeta.host import nics
+from guestmeta.host import marks, nics
 from guestmeta.host.wanted import managed, wanted
 from guestmeta.libvirt import events, hotplug
 from guestmeta.libvirt.connection import is_no_domain, lookup, reason
-from guestmeta.libvirt.domain import CONFIG, affected, load, read, remove
+from guestmeta.libvirt.domain import CONFIG, LIVE, affected, load
 from guestmeta.libvirt.interfaces import interfaces
 from guestmeta.libvirt.reconcile import (
     ConnectionLost,
@@ -198,6 +198,20 @@ class Agent:
     def _disconnect(self) -> None:
         self.session.close()
 
+    def _done(self, outcome: Outcome, why: str) -> None:
+        """Log what a sync did, and mark a domain we wrote as ours (``domainxml.marker``)."""
+        self._log(outcome, why)
+        if outcome.written:
+            flags = (LIVE if "live" in outcome.written else 0) | (
+                CONFIG if "config" in outcome.written else 0
+            )
+            dom = self._lookup(outcome.domain)
+            if dom is not None:
+                self._mark(dom, flags)
+
+    def _mark(self, dom: Any, flags: int) -> None:
+        marks.mark(dom, self.host, flags)
+
     def _log(self, outcome: Outcome, why: str) -> None:
         if outcome.written:
             log.info(
@@ -244,7 +258,7 @@ class Agent:
             log.debug("%s: no such domain (%s)", name, why)
             return None
         outcome = sync_safely(dom, want, before_write=self.own.expect, write_failed=self.own.cancel)
-        self._log(outcome, why)
+        self._done(outcome, why)
         return outcome
 
     def _full_pass(self, why: str) -> PassReport:
@@ -253,7 +267,7 @@ class Agent:
             self._wants(),
             before_write=self.own.expect,
             write_failed=self.own.cancel,
-            on_outcome=lambda outcome: self._log(outcome, why),
+            on_outcome=lambda outcome: self._done(outcome, why),
         )
         quiet = why == "periodic pass" and not report.written and not report.failed
         log.log(logging.DEBUG if quiet else logging.INFO, "%s: %s", why, report.summary())
@@ -261,28 +275,17 @@ class Agent:
 
     # -- orphans: domains that are no longer a server's --------------------------------
 
+    def _find_orphans(self) -> None:
+        try:
+            self.orphans |= marks.orphans(self._conn, self.host, self.wants)
+        except libvirt.libvirtError as exc:
+            raise ConnectionLost(reason(exc)) from exc
+
     def _clear_orphans(self) -> None:
         for name in sorted(self.orphans):
             dom = self._lookup(name)
-            if dom is None:
+            if dom is None or marks.clear(dom, self.host, self.own.expect, self.own.cancel):
                 self.orphans.discard(name)
-                continue
-            try:
-                flags = 0
-                for flag in affected(dom):
-                    if read(dom, flag) is not None:
-                        flags |= flag
-                if flags:
-                    self.own.expect(name)
-                    remove(dom, flags)
-                    log.info(
-                        "%s: no longer a server of host %s; removed its element", name, self.host
-                    )
-            except libvirt.libvirtError as exc:
-                if not is_no_domain(exc):
-                    log.error("%s: cannot remove its element: %s", name, reason(exc))
-                    continue
-            self.orphans.discard(name)
 
     # -- NICs: adopt the ones plugged by hand, unplug the ones the store detached -------
 
@@ -298,6 +301,7 @@ class Agent:
                 self.pending.pop(name, None)
                 continue
             macs, listed = self._nics_of(dom, name)
+            marks.ensure(dom, self.host)
             plan = nics.plan(index, server_id, macs, listed)
             for line in plan.refused:
                 log.warning("%s: foreign interface left alone: %s", name, line)
@@ -378,10 +382,12 @@ class Agent:
     # -- running ---------------------------------------------------------------------
 
     def run_once(self) -> PassReport:
-        """One full pass (NICs included) on a connection of its own."""
+        """One full pass (NICs and orphans included) on a connection of its own."""
         self.reload()
         self._connect()
         try:
+            self._find_orphans()
+            self._clear_orphans()
             self._check_nics(self.wants)
             return self._full_pass("one pass")
         finally:
@@ -401,9 +407,11 @@ class Agent:
             for name in changed:
                 if work.full is None or name in lost_ports:
                     work.add(name, why, name in lost_ports)
+        if work.nics_all:  # (re)connected: every managed domain, and the marked others
+            self._find_orphans()
         if self.orphans:
             self._clear_orphans()
-        if work.nics_all:  # every managed domain, the named ones included
+        if work.nics_all:
             self._check_nics(self.wants)
         else:
             names = [name for name, (_, check) in work.domains.items() if check]

@@ -12,11 +12,15 @@ from typing import Any
 import libvirt
 
 from guestmeta.domainxml import (
+    MARK_NS,
+    MARK_PREFIX,
     NAMESPACES,
     NS,
     PREFIX,
     InstanceMetadata,
     from_xml,
+    mark_xml,
+    marked_host,
     to_xml,
 )
 
@@ -82,3 +86,17 @@ def write(dom: Any, meta: InstanceMetadata | str, flags: int) -> None:
 def remove(dom: Any, flags: int) -> None:
     """Drop our element, e.g. when the domain no longer belongs to a known server."""
     dom.setMetadata(ELEMENT, None, None, NS, flags)
+
+
+def read_mark(dom: Any, flags: int = 0) -> str | None:
+    """The host named by the agent's mark on the domain (``flags``: LIVE or CONFIG)."""
+    return marked_host(read(dom, flags, MARK_NS))
+
+
+def write_mark(dom: Any, host: str, flags: int) -> None:
+    """Mark the domain as managed by the agent of ``host`` (see ``domainxml.marker``)."""
+    dom.setMetadata(ELEMENT, mark_xml(host), MARK_PREFIX, MARK_NS, flags)
+
+
+def remove_mark(dom: Any, flags: int) -> None:
+    dom.setMetadata(ELEMENT, None, None, MARK_NS, flags)
