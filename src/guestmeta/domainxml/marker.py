@@ -1,9 +1,9 @@
 """The agent's mark on a domain it manages: ``<guestmeta:managed host="..."/>``.
 
 The ``nova:instance`` element says nothing about who wrote it: Nova, a script, or our
-agent (docs/formats.md §1.6). A domain whose server is deleted while no agent runs would keep our element
-forever, because a starting agent could not tell it from a domain it never managed. So
-the agent marks each domain it writes, in a namespace of its own (other readers of
+agent (docs/formats.md §1.6). A domain whose server is deleted while no agent runs would
+keep our element forever, because a starting agent could not tell it from a domain it
+never managed. So the agent marks each domain it writes, in a namespace of its own (other readers of
 ``<metadata>`` skip it), naming its host; a later agent of that host removes the element
 and the mark from a domain that is no longer one of its servers.
 """
