@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import libvirt
@@ -22,7 +21,6 @@ from guestmeta.libvirt.interfaces import VifSource
 from guestmeta.model import Plan, Topology
 from guestmeta.store import Store
 from tests.host.test_agent import RUN_PORTS, both_show, wait_for
-from tests.libvirt import guest
 from tests.libvirt.conftest import (
     HOST,
     NS,
@@ -122,46 +120,31 @@ def test_a_nic_detached_in_the_store_while_libvirtd_was_down_is_unplugged(
 
 
 def test_a_nic_detached_in_the_store_is_unplugged_from_a_running_guest(
-    qemu: Any, scenario_store: Store, tmp_path: Path
+    qemu: Any, booted: Any, scenario_store: Store
 ) -> None:
-    kernel, initrd = guest.build()
-    console = tmp_path / "console.log"
-    dom = define(
-        qemu,
-        "gmtest-run",
-        start=True,
-        macs=("fa:16:3e:00:01:01",),
-        metadata=OTHER,
-        memory_mib=256,
-        os_extra=guest.boot_xml(kernel, initrd),
-        extra_devices=guest.console_xml(console),
-    )
+    dom = booted
+    attach_port(scenario_store, qemu, "run-eth1", "run", VifSource("user"))
+    assert macs(dom.XMLDesc(0)) == ["fa:16:3e:00:01:01", "fa:16:3e:00:01:02"]
+    halt = _running(scenario_store)
     try:
-        guest.wait_ready(console)
-        attach_port(scenario_store, qemu, "run-eth1", "run", VifSource("user"))
-        assert macs(dom.XMLDesc(0)) == ["fa:16:3e:00:01:01", "fa:16:3e:00:01:02"]
-        halt = _running(scenario_store)
-        try:
-            two = [*RUN_PORTS, (PORT_RUN1, [("fixed", "192.168.10.12", "4")])]
-            wait_for(lambda: both_show(dom, two), timeout=30)
+        two = [*RUN_PORTS, (PORT_RUN1, [("fixed", "192.168.10.12", "4")])]
+        wait_for(lambda: both_show(dom, two), timeout=30)
 
-            # The store alone: as an apply or another host's `port detach` does it.
-            def detach(current: Topology) -> Plan:
-                new = current.copy()
-                new.ports[PORT_RUN1] = replace(new.ports[PORT_RUN1], device_id="", device_owner="")
-                return Plan.between(current, new)
+        # The store alone: as an apply or another host's `port detach` does it.
+        def detach(current: Topology) -> Plan:
+            new = current.copy()
+            new.ports[PORT_RUN1] = replace(new.ports[PORT_RUN1], device_id="", device_owner="")
+            return Plan.between(current, new)
 
-            scenario_store.change(detach)
-            wait_for(lambda: macs(dom.XMLDesc(0)) == ["fa:16:3e:00:01:01"], timeout=30)
-            wait_for(lambda: both_show(dom, RUN_PORTS), timeout=5)
-            assert macs(dom.XMLDesc(INACTIVE)) == ["fa:16:3e:00:01:01"]
-            assert scenario_store.load().ports[PORT_RUN1].device_id == ""
-            assert other_kept(dom.XMLDesc(0))
-            assert dom.isActive()
-        finally:
-            halt()
+        scenario_store.change(detach)
+        wait_for(lambda: macs(dom.XMLDesc(0)) == ["fa:16:3e:00:01:01"], timeout=30)
+        wait_for(lambda: both_show(dom, RUN_PORTS), timeout=5)
+        assert macs(dom.XMLDesc(INACTIVE)) == ["fa:16:3e:00:01:01"]
+        assert scenario_store.load().ports[PORT_RUN1].device_id == ""
+        assert other_kept(dom.XMLDesc(0))
+        assert dom.isActive()
     finally:
-        remove(dom)
+        halt()
 
 
 def test_a_domain_whose_server_was_deleted_loses_only_our_element(

@@ -8,7 +8,6 @@ A domain with no OS never answers, which is how the timeout is tested.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import libvirt
@@ -21,7 +20,6 @@ from guestmeta.libvirt.connection import open_connection
 from guestmeta.libvirt.hotplug import DetachTimeout
 from guestmeta.libvirt.interfaces import VifSource
 from guestmeta.store import Store
-from tests.libvirt import guest
 from tests.libvirt.conftest import (
     OTHER,
     PORT_OFF0,
@@ -129,33 +127,6 @@ def test_detach_timeout_leaves_store_and_domain_as_they_were(
     assert ("user", "fa:16:3e:00:01:02", "virtio") in nics(saved)
     assert ports_of(saved) == [RUN0, RUN1]
     assert ports_of(run_dom.XMLDesc(0)) == [RUN0, RUN1]
-
-
-@pytest.fixture(scope="session")
-def guest_kernel() -> tuple[Path, Path]:
-    return guest.build()
-
-
-@pytest.fixture
-def booted(qemu: Any, guest_kernel: tuple[Path, Path], tmp_path: Path) -> Iterator[Any]:
-    """gmtest-run, running a real kernel that answers PCI unplug requests."""
-    kernel, initrd = guest_kernel
-    console = tmp_path / "console.log"
-    dom = define(
-        qemu,
-        "gmtest-run",
-        start=True,
-        macs=("fa:16:3e:00:01:01",),
-        metadata=OTHER,
-        memory_mib=256,
-        os_extra=guest.boot_xml(kernel, initrd),
-        extra_devices=guest.console_xml(console),
-    )
-    try:
-        guest.wait_ready(console)
-        yield dom
-    finally:
-        remove(dom)
 
 
 def test_detach_from_a_running_guest_completes_and_updates_everything(

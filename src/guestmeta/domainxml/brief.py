@@ -17,22 +17,17 @@ from __future__ import annotations
 
 from lxml import etree
 
-from guestmeta.domainxml.instance import (
-    IP,
-    KEY,
-    NAMESPACES,
-    InstanceMetadata,
-    PortIPs,
-    ip_version,
-    not_ours,
-)
+from guestmeta.domainxml.instance import KEY, NAMESPACES, InstanceMetadata, not_ours, read_ports
 
 Parts = tuple[etree._Element | None, etree._Element | None, etree._Element | None]
 
-_CHILD_TAGS = ("name", "owner", "ports", "project", "port", "ip")
+_CHILD_TAGS = ("name", "owner", "ports", "project")
 _ELEMENTS = tuple(f"{{{ns}}}{KEY}" for ns in NAMESPACES)
-# By the element's tag: its namespace, and the tags of the children we read.
-_TAGS = {f"{{{ns}}}{KEY}": (ns, tuple(f"{{{ns}}}{t}" for t in _CHILD_TAGS)) for ns in NAMESPACES}
+# By the element's tag: its namespace, its prefix and the tags of the children we read.
+_TAGS = {
+    f"{{{ns}}}{KEY}": (ns, f"{{{ns}}}", tuple(f"{{{ns}}}{t}" for t in _CHILD_TAGS))
+    for ns in NAMESPACES
+}
 
 
 def domain_parts(domain: etree._Element) -> Parts:
@@ -69,12 +64,12 @@ def read_brief(root: etree._Element, namespace: str | None = None) -> InstanceMe
     """
     found = _TAGS.get(root.tag) if isinstance(root.tag, str) else None
     if found is not None:
-        ns, tags = found
+        ns, prefix, tags = found
     elif root.tag == KEY and namespace in NAMESPACES:
-        ns, tags = namespace, _CHILD_TAGS
+        ns, prefix, tags = namespace, "", _CHILD_TAGS
     else:
         raise not_ours(root)
-    name_tag, owner_tag, ports_tag, project_tag, port_tag, ip_tag = tags
+    name_tag, owner_tag, ports_tag, project_tag = tags
     name = owner = ports_el = None
     for child in root:
         tag = child.tag
@@ -87,24 +82,10 @@ def read_brief(root: etree._Element, namespace: str | None = None) -> InstanceMe
         elif tag == ports_tag and ports_el is None:
             ports_el = child
     project = next(owner.iterchildren(project_tag), None) if owner is not None else None
-    ports = []
-    # Plain iteration and a tag test: a filtered iterator per port costs more than the
-    # few children it skips.
-    for port in ports_el if ports_el is not None else ():
-        if port.tag != port_tag:
-            continue
-        ips = []
-        for ip in port:
-            if ip.tag != ip_tag:
-                continue
-            address = ip.get("address")
-            if address:
-                version = ip_version(ip.get("ipVersion"), address)
-                ips.append(IP(ip.get("type", "fixed"), address, version))
-        ports.append(PortIPs(port.get("uuid", ""), tuple(ips)))
+    ports = read_ports(ports_el, prefix) if ports_el is not None else ()
     return InstanceMetadata(
         name=name.text if name is not None else None,
         project_uuid=project.get("uuid") if project is not None else None,
-        ports=tuple(ports),
+        ports=ports,
         namespace=ns,
     )
