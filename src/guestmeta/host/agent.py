@@ -109,6 +109,7 @@ class Agent:
         self.pending: dict[str, dict[str, PortIPs]] = {}
         # Domains that stopped being servers of this host: their element goes.
         self.orphans: set[str] = set()
+        self.passes = 0  # full passes done (a pass after connecting follows the NIC checks)
         self.session = Session(
             uri, register=self._register, on_lost=self._wake, backoff_max=backoff_max
         )
@@ -199,9 +200,11 @@ class Agent:
         self.session.close()
 
     def _done(self, outcome: Outcome, why: str) -> None:
-        """Log what a sync did, and mark a domain we wrote as ours (``domainxml.marker``)."""
+        """Log what a sync did, and mark a domain as ours (``domainxml.marker``) when we
+        wrote its first element. Domains written before are marked at every (re)connect
+        (``marks.ensure``), so an update costs no second call."""
         self._log(outcome, why)
-        if outcome.written:
+        if outcome.written and "element missing" in outcome.changes:
             flags = (LIVE if "live" in outcome.written else 0) | (
                 CONFIG if "config" in outcome.written else 0
             )
@@ -269,6 +272,7 @@ class Agent:
             write_failed=self.own.cancel,
             on_outcome=lambda outcome: self._done(outcome, why),
         )
+        self.passes += 1
         quiet = why == "periodic pass" and not report.written and not report.failed
         log.log(logging.DEBUG if quiet else logging.INFO, "%s: %s", why, report.summary())
         return report
