@@ -368,6 +368,7 @@ def test_delete_refuses_a_network_in_use_and_deletes_a_port(
         (("ips", "--target-port", "0"), ("guestmeta ips", "'--target-port'")),
         (("ips", "--nope"), ("guestmeta ips", "--nope")),
         (("nosuchcommand",), ("guestmeta", "'nosuchcommand'")),
+        (("agent", "--unplug-timeout", "-1"), ("guestmeta agent", "'--unplug-timeout'")),
     ],
 )
 def test_usage_errors_are_one_line_naming_the_command_and_the_argument(

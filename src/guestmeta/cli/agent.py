@@ -23,6 +23,13 @@ def agent(
         bool, typer.Option("--once", help="one full pass, then exit (1 if a domain failed)")
     ] = False,
     interval: Annotated[float, typer.Option(help="seconds between full passes", min=1.0)] = 60.0,
+    unplug_timeout: Annotated[
+        float,
+        typer.Option(
+            help="seconds a guest gets to release the NIC of a port the store detached",
+            min=0.0,
+        ),
+    ] = 10.0,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="also log every check")
     ] = 0,
@@ -30,7 +37,9 @@ def agent(
     """Keep the nova:instance metadata of this host's domains equal to the store.
 
     Writes only what differs, live and saved; reacts to store changes and libvirt
-    events within a second; adopts ports whose MAC someone plugged by hand.
+    events within a second; adopts ports whose MAC someone plugged by hand, unplugs
+    NICs of ports the store detached, and removes its element from domains that are no
+    longer this host's servers.
     """
     from guestmeta.host.agent import Agent
     from guestmeta.libvirt.connection import LibvirtUnreachable
@@ -39,7 +48,9 @@ def agent(
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("guestmeta").setLevel(logging.DEBUG if verbose else logging.INFO)
     with open_store() as store:
-        worker = Agent(store, uri=connect, host=host, interval=interval)
+        worker = Agent(
+            store, uri=connect, host=host, interval=interval, unplug_timeout=unplug_timeout
+        )
         if once:
             try:
                 report = worker.run_once()
