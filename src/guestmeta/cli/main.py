@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -31,9 +31,6 @@ from guestmeta.cli.common import (
 from guestmeta.cli.output import print_object, print_rows
 from guestmeta.cli.render import render_app
 from guestmeta.model import Topology
-
-if TYPE_CHECKING:
-    pass
 
 app.add_typer(render_app, name="render")
 

@@ -135,7 +135,8 @@ class Agent:
         of them that lost a port (their NICs are checked before the element is written)."""
         revision = self.store.revision()  # before loading: never claim a newer one
         topology = self.store.load()
-        wants = wanted(topology, self.host)
+        by_domain = managed(topology, self.host)
+        wants = wanted(topology, self.host, by_domain)
         changed, lost_ports = [], []
         for name, want in wants.items():
             old = self.wants.get(name)
@@ -147,7 +148,7 @@ class Agent:
         self.orphans |= self.wants.keys() - wants.keys()
         self.orphans -= wants.keys()
         self.topology, self.revision, self.wants = topology, revision, wants
-        self.by_domain = managed(topology, self.host)
+        self.by_domain = by_domain
         return changed, lost_ports
 
     def _watch_store(self, stop: threading.Event) -> None:

@@ -11,8 +11,14 @@ def managed(topology: Topology, host: str) -> dict[str, str]:
     return topology.index.domains_on(host)
 
 
-def wanted(topology: Topology, host: str) -> dict[str, InstanceMetadata]:
-    """Domain name -> the element it should carry, for every server on ``host``."""
-    by_domain = managed(topology, host)
+def wanted(
+    topology: Topology, host: str, by_domain: dict[str, str] | None = None
+) -> dict[str, InstanceMetadata]:
+    """Domain name -> the element it should carry, for every server on ``host``.
+
+    ``by_domain``: ``managed(topology, host)``, when the caller has it already.
+    """
+    if by_domain is None:
+        by_domain = managed(topology, host)
     metas = desired_many(topology, by_domain.values())
     return {name: metas[sid] for name, sid in by_domain.items()}

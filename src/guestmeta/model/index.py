@@ -3,7 +3,7 @@
 network_data.json, meta_data.json, the EC2 tree, the ``nova:instance`` element, the
 listings and the host agent all need the same answers: a server's ports in attachment
 order, each trunk's sub-ports by VLAN, the floating IPs of a port, the server's keypair,
-the server behind an address. Asking the topology each time walks every port and
+the server a port serves. Asking the topology each time walks every port and
 floating IP per question; the index walks them once, when it is first asked for
 (``Topology.index``), and every consumer reads the same answer, so they cannot disagree.
 
@@ -14,7 +14,6 @@ releases, the parent's server: either way it is not plugged into that server dir
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -49,14 +48,6 @@ def _order(port: Port) -> tuple[int, str]:
     return (port.seq, port.id)
 
 
-def canonical_address(address: str) -> str:
-    """One spelling per address (IPv6 has many), as addresses are indexed and stored."""
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return address
-
-
 class TopologyIndex:
     """Read-only answers about one topology; build it only once the topology is final."""
 
@@ -65,15 +56,18 @@ class TopologyIndex:
         servers = topology.servers
         parents = topology.trunk_parents()
         self.parent_of: dict[str, SubPortOf] = {}
-        self._subs: dict[str, list[SubPortOf]] = {}
+        subs: dict[str, list[SubPortOf]] = {}
         for sub_id, (parent, vlan) in parents.items():
             child = topology.ports.get(sub_id)
             if child is not None:
                 entry = SubPortOf(child, parent, vlan)
                 self.parent_of[sub_id] = entry
-                self._subs.setdefault(parent.id, []).append(entry)
-        for subs in self._subs.values():
-            subs.sort(key=lambda s: (s.vlan, s.port.id))
+                subs.setdefault(parent.id, []).append(entry)
+        # Kept as tuples: every render reads them, and a tuple is handed out as it is.
+        self._subs = {
+            pid: tuple(sorted(entries, key=lambda s: (s.vlan, s.port.id)))
+            for pid, entries in subs.items()
+        }
         direct: dict[str, list[Port]] = {}
         for port in topology.ports.values():
             if port.device_id in servers and port.id not in self.parent_of:
@@ -85,19 +79,22 @@ class TopologyIndex:
                 self.server_of[port.id] = sid
                 for sub in self._subs.get(port.id, ()):
                     self.server_of[sub.port.id] = sid
-        self._floating: dict[str, list[FloatingIP]] = {}
+        floating: dict[str, list[FloatingIP]] = {}
         for fip in topology.floatingips.values():
             if fip.port_id:
-                self._floating.setdefault(fip.port_id, []).append(fip)
-        for fips in self._floating.values():
-            fips.sort(key=lambda f: (f.fixed_ip_address or "", f.floating_ip_address))
+                floating.setdefault(fip.port_id, []).append(fip)
+        self._floating = {
+            pid: tuple(
+                sorted(fips, key=lambda f: (f.fixed_ip_address or "", f.floating_ip_address))
+            )
+            for pid, fips in floating.items()
+        }
         self._bonds: dict[str, list[Bond]] = {}
         for bond in topology.bonds.values():
-            owners = {self.server_of.get(p) for p in bond.ports}
-            if len(owners) == 1 and None not in owners:
-                self._bonds.setdefault(owners.pop() or "", []).append(bond)
+            owners = {self.server_of.get(p, "") for p in bond.ports}
+            if len(owners) == 1 and "" not in owners:
+                self._bonds.setdefault(owners.pop(), []).append(bond)
         self._by_mac: dict[str, list[str]] | None = None
-        self._by_address: dict[tuple[str, str], str] | None = None
 
     # -- a server's ports ----------------------------------------------------------------
 
@@ -107,7 +104,7 @@ class TopologyIndex:
 
     def sub_ports(self, port_id: str) -> tuple[SubPortOf, ...]:
         """The trunk sub-ports a parent port carries, by VLAN."""
-        return tuple(self._subs.get(port_id, ()))
+        return self._subs.get(port_id, ())
 
     def all_ports(self, server_id: str) -> Iterator[Port]:
         """Every port of the server: each plugged port, then its sub-ports by VLAN."""
@@ -131,7 +128,7 @@ class TopologyIndex:
 
     def floating_ips(self, port_id: str) -> tuple[FloatingIP, ...]:
         """The floating IPs pointing at a port, by the fixed address they map to."""
-        return tuple(self._floating.get(port_id, ()))
+        return self._floating.get(port_id, ())
 
     def keypair(self, server: Server) -> Keypair | None:
         return self.topology.keypairs.get(server.key_name) if server.key_name else None
@@ -144,16 +141,6 @@ class TopologyIndex:
                 by_mac.setdefault(port.mac_address.lower(), []).append(port.id)
             self._by_mac = by_mac
         return self._by_mac.get(mac.lower(), [])
-
-    def server_for_address(self, network_id: str, address: str) -> str | None:
-        """The server that holds ``address`` on ``network_id`` (sub-ports count for theirs)."""
-        if self._by_address is None:
-            found: dict[tuple[str, str], str] = {}
-            for network, _subnet, addr, _port, server_id in self.address_rows():
-                if server_id:
-                    found.setdefault((network, canonical_address(addr)), server_id)
-            self._by_address = found
-        return self._by_address.get((network_id, canonical_address(address)))
 
     def address_rows(self) -> Iterator[tuple[str, str, str, str, str]]:
         """(network_id, subnet_id, address, port_id, server_id) for every fixed IP."""
