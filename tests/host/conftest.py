@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from tests.libvirt import guest
-from tests.libvirt.conftest import OTHER, qemu, scenario_store
+from tests.libvirt.conftest import OTHER, qemu, scenario_store, topology
 from tests.libvirtd import define, remove
 
-__all__ = ["booted", "guest_kernel", "qemu", "scenario_store"]
+__all__ = ["booted", "guest_kernel", "qemu", "scenario_store", "topology"]
 
 
 @pytest.fixture(scope="session")

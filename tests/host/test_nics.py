@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
-from guestmeta.apply import load_document, plan_apply
 from guestmeta.host import nics
 from guestmeta.model import Topology
 from tests.libvirt.conftest import (
@@ -15,16 +12,9 @@ from tests.libvirt.conftest import (
     PORT_RUN0,
     PORT_RUN1,
     PORT_SPARE,
-    SCENARIO,
     SERVER_OFF,
     SERVER_RUN,
-    T0,
 )
-
-
-@pytest.fixture(scope="module")
-def topology() -> Topology:
-    return plan_apply(Topology(), [load_document("scenario.yaml", SCENARIO)], now=T0).topology
 
 
 def test_a_free_ports_mac_is_adopted(topology: Topology) -> None:

@@ -16,6 +16,7 @@ import pytest
 from lxml import etree
 
 from guestmeta.apply import load_document, plan_apply
+from guestmeta.model import Topology
 from guestmeta.store import Store
 from tests.libvirtd import URI, LibvirtDaemon
 
@@ -95,6 +96,12 @@ OTHER = f'<bk:policy xmlns:bk="{OTHER_NS}" schedule="daily"><bk:keep>7</bk:keep>
 def apply_text(store: Store, text: str) -> None:
     document = load_document("scenario.yaml", text)
     store.change(lambda current: plan_apply(current, [document], now=T0))
+
+
+@pytest.fixture(scope="module")
+def topology() -> Topology:
+    """The scenario as the store would hold it, for tests that need no store."""
+    return plan_apply(Topology(), [load_document("scenario.yaml", SCENARIO)], now=T0).topology
 
 
 @pytest.fixture

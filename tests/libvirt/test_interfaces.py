@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from guestmeta.apply import load_document, plan_apply
 from guestmeta.libvirt.interfaces import (
     VifSource,
     VifSourceError,
@@ -15,14 +14,7 @@ from guestmeta.libvirt.interfaces import (
 from guestmeta.model import Topology
 from tests.libvirt.conftest import (
     PORT_RUN1,
-    SCENARIO,
-    T0,
 )
-
-
-@pytest.fixture(scope="module")
-def topology() -> Topology:
-    return plan_apply(Topology(), [load_document("scenario.yaml", SCENARIO)], now=T0).topology
 
 
 @pytest.mark.parametrize(

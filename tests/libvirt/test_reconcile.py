@@ -13,7 +13,6 @@ from typing import Any
 import libvirt
 import pytest
 
-from guestmeta.apply import load_document, plan_apply
 from guestmeta.domainxml import desired
 from guestmeta.host import wanted
 from guestmeta.libvirt import CONFIG, LIVE, full_pass, load, sync
@@ -24,18 +23,11 @@ from tests.libvirt.conftest import (
     OTHER_NS,
     PORT_OFF0,
     PORT_RUN0,
-    SCENARIO,
     SERVER_OFF,
     SERVER_RUN,
-    T0,
 )
 
 _names = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def topology() -> Topology:
-    return plan_apply(Topology(), [load_document("scenario.yaml", SCENARIO)], now=T0).topology
 
 
 @pytest.fixture
