@@ -105,7 +105,7 @@ def start(
     wait: bool = True,
 ) -> Service:
     path = tmp / f"serve-{port}.toml"
-    path.write_text(config + f'\nadmin_listen = "127.0.0.1:{admin}"\n')
+    path.write_text(f'admin_listen = "127.0.0.1:{admin}"\n' + config)
     log = tmp / f"serve-{port}.log"
     guestmeta = str(Path(sys.executable).with_name("guestmeta"))
     command = [guestmeta, "--db", db, "serve", "--config", str(path)]

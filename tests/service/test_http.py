@@ -140,7 +140,7 @@ def test_a_server_without_ports_has_no_network_data(running: Running) -> None:
         "/openstack/1999-01-01/meta_data.json",
         "/openstack/latest/nothing",
         "/latest/meta-data/nothing",
-        "/openstack/latest/meta_data.json\x00",
+        "/openstack/latest/meta_data.json%00",
     ],
 )
 def test_unknown_paths_and_traversal_are_404(running: Running, path: str) -> None:
@@ -155,7 +155,9 @@ def test_other_methods_are_405(running: Running, method: str) -> None:
 
 
 def test_oversized_request_headers_are_refused(running: Running) -> None:
-    answer = running.ask("GET", "/openstack/latest/meta_data.json", headers={"X-Big": "a" * 200_000})
+    answer = running.ask(
+        "GET", "/openstack/latest/meta_data.json", headers={"X-Big": "a" * 200_000}
+    )
     assert answer.status in (400, 431)
 
 
@@ -241,7 +243,9 @@ def test_metrics_and_health_on_the_admin_listener(running: Running) -> None:
     assert 'guestmeta_metadata_requests_total{status="200"}' in text
     assert 'guestmeta_metadata_identity_failures_total{status="400"}' in text
     assert "guestmeta_metadata_request_seconds_bucket" in text
-    revision = [line for line in text.splitlines() if line.startswith("guestmeta_metadata_revision")]
+    revision = [
+        line for line in text.splitlines() if line.startswith("guestmeta_metadata_revision")
+    ]
     assert revision and float(revision[0].split()[-1]) >= 1
 
 

@@ -8,8 +8,7 @@ conventions: ``_total`` counters, a ``_seconds`` histogram.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client import Counter, Gauge, Histogram
 
 # Buckets sized for answers from memory: most are well under a millisecond.
 BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0)
@@ -28,7 +27,7 @@ IDENTITY = Counter(
 REVISION = Gauge(
     "guestmeta_metadata_revision",
     "Store revision each worker serves (the lowest is what every caller sees)",
-    multiprocess_mode="min",
+    multiprocess_mode="livemin",
 )
 STORE_FAILURES = Counter(
     "guestmeta_metadata_store_failures_total", "Failed reads of the store (last copy kept)"
@@ -58,10 +57,3 @@ class Metrics:
     @staticmethod
     def store_failure() -> None:
         STORE_FAILURES.inc()
-
-
-def exposition(directory: str) -> bytes:
-    """Every worker's metrics, added up, in Prometheus' text format."""
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
-    return generate_latest(registry)

@@ -113,6 +113,9 @@ class Supervisor:
             while not self.stopping.wait(0.5):
                 for index, process in enumerate(self.workers):
                     if not process.is_alive():
+                        from guestmeta.service.exposition import forget
+
+                        forget(process.pid, self.metrics_dir)
                         log.warning(
                             "worker %d exited with %s; starting another", index, process.exitcode
                         )
@@ -136,7 +139,7 @@ class Supervisor:
         return 0
 
     def _admin(self) -> ThreadingHTTPServer:
-        from guestmeta.service.metrics import exposition
+        from guestmeta.service.exposition import exposition
 
         supervisor = self
 
@@ -227,6 +230,8 @@ async def _serve(
 ) -> None:
     import uvicorn
 
+    from guestmeta.service.protocol import BoundedHttpToolsProtocol
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -235,7 +240,7 @@ async def _serve(
         config = uvicorn.Config(
             app,
             lifespan="off",
-            http="httptools",
+            http=BoundedHttpToolsProtocol,
             access_log=False,
             log_level="warning",
             server_header=False,

@@ -29,8 +29,11 @@ def new_secret() -> str:
     return secrets.token_hex(32)
 
 
+MAC_BYTES = 24
+
+
 def _mac(secret: str, payload: bytes) -> bytes:
-    return hmac.new(secret.encode(), payload, hashlib.sha256).digest()[:24]
+    return hmac.new(secret.encode(), payload, hashlib.sha256).digest()[:MAC_BYTES]
 
 
 def parse_ttl(value: str | None) -> int | None:
@@ -56,8 +59,8 @@ def valid(secret: str, token: str, caller: Caller, now: float | None = None) -> 
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (binascii.Error, ValueError):
         return False
-    payload, sep, mac = raw.rpartition(b"\n")
-    if not sep or not hmac.compare_digest(mac, _mac(secret, payload)):
+    payload, sep, mac = raw[: -MAC_BYTES - 1], raw[-MAC_BYTES - 1 : -MAC_BYTES], raw[-MAC_BYTES:]
+    if sep != b"\n" or not hmac.compare_digest(mac, _mac(secret, payload)):
         return False
     expiry, _, rest = payload.partition(b"\n")
     if rest != f"{caller.server_id}\n{caller.binding}".encode() or not expiry.isdigit():
