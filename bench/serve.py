@@ -1,0 +1,413 @@
+"""Benchmark: ``guestmeta serve`` beside nginx serving the same bytes, measured with wrk.
+
+A SQLite store gets 10,000 servers (two ports each, fixed addresses; the topology of
+``bench/apply.py``). ``guestmeta serve`` runs with N workers and one proxy listener, so
+every request resolves its caller from Neutron's signed headers (an HMAC-SHA256 check and
+a tenant check per request); wrk's Lua script cycles over precomputed header triples for
+many servers. The access log is off for the run (``access_log = false``): one JSON line
+per request to a file would measure the disk, not the service. The per-server rate limit
+stays at its default (it never triggers: each server is asked a few times a second).
+
+nginx (Debian's) then serves the very bytes the service answered, as static files (one
+file per server and document, paths cycled by the same kind of Lua script) with the same
+number of workers and its access log off. Last, the service is paced at half its peak
+rate (wrk's Lua ``delay()`` per request, one request per connection every 10 ms) to read
+its p99 under load that leaves headroom. Each wrk run is short; the whole run takes about
+two minutes. Other load on the machine skews every figure: read them side by side.
+
+    .venv/bin/python bench/serve.py [--servers N] [--workers N] [--duration S]
+        [--connections N] [--threads N] [--cycle N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from apply import dump  # bench/apply.py: the same 10,000-server topology
+from guestmeta.apply import load_document, plan_apply
+from guestmeta.service.identity import sign
+from guestmeta.store import Store
+
+DOCUMENTS = ("meta_data.json", "network_data.json")
+SECRET = "bench-proxy-secret"
+TARGET_RATIO = 0.5  # of nginx's rate
+TARGET_P99_MS = 5.0  # at half our peak rate
+PACE_MS = 10  # a paced connection sends one request every PACE_MS
+SAFE = re.compile(r"^[A-Za-z0-9./_:-]*$")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_store(tmp: Path, servers: int) -> tuple[str, list[tuple[str, str]]]:
+    """A SQLite store with ``servers`` servers; (store URL, [(server id, tenant id)])."""
+    body, _pairs = dump(servers)
+    url = f"sqlite:///{tmp / 'store.db'}"
+    document = load_document("bench.json", text=json.dumps(body))
+    with Store(url) as store:
+        store.change(lambda current: plan_apply(current, [document]))
+    return url, [(s["id"], s["tenant_id"]) for s in body["servers"]]
+
+
+def proxy_headers(server_id: str, tenant_id: str) -> dict[str, str]:
+    return {
+        "X-Instance-ID": server_id,
+        "X-Tenant-ID": tenant_id,
+        "X-Instance-ID-Signature": sign(SECRET, server_id),
+    }
+
+
+def _lua(text: str) -> str:
+    if not SAFE.match(text):
+        raise ValueError(f"not a plain token: {text!r}")
+    return f'"{text}"'
+
+
+def lua_script(requests: Sequence[tuple[str, dict[str, str]]], delay_ms: int = 0) -> str:
+    """A wrk script that cycles over ``requests`` (path, headers), each thread from its own
+    offset; with ``delay_ms`` each connection waits that long before each request. Its
+    ``done`` prints one ``WRK_RESULT`` JSON line (latencies in microseconds)."""
+    rows = []
+    for path, headers in requests:
+        fields = ", ".join(f"[{_lua(k)}] = {_lua(v)}" for k, v in headers.items())
+        rows.append(f"  {{{_lua(path)}, {{{fields}}}}},")
+    pacing = f"function delay()\n  return {delay_ms}\nend\n" if delay_ms else ""
+    return (
+        "local entries = {\n"
+        + "\n".join(rows)
+        + "\n}\n"
+        + """local threads = 0
+function setup(thread)
+  thread:set("offset", threads * 7919)
+  threads = threads + 1
+end
+local prepared = {}
+local i = 0
+function init(args)
+  for k, entry in ipairs(entries) do
+    local headers = entry[2]
+    headers["Host"] = wrk.host .. ":" .. wrk.port
+    prepared[k] = wrk.format("GET", entry[1], headers)
+  end
+  i = (offset or 0) % #prepared
+end
+function request()
+  i = i % #prepared + 1
+  return prepared[i]
+end
+"""
+        + pacing
+        + """function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_RESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
+    '"non_2xx": %d, "socket_errors": %d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+    )
+
+
+@dataclass(frozen=True)
+class Load:
+    threads: int
+    connections: int
+    duration: int
+
+
+def wrk(tmp: Path, url: str, script: str, load: Load) -> dict[str, float]:
+    """One wrk run: requests/s, p50 and p99 in ms; fails on any error or non-2xx answer."""
+    path = tmp / f"wrk-{abs(hash(script))}.lua"
+    path.write_text(script)
+    command = [
+        "wrk",
+        f"-t{load.threads}",
+        f"-c{load.connections}",
+        f"-d{load.duration}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(path),
+        url,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("WRK_RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result: {done.stdout}{done.stderr}")
+    result = json.loads(line.split(" ", 1)[1])
+    if result["non_2xx"] or result["socket_errors"]:
+        raise RuntimeError(f"wrk saw failures against {url}: {result}")
+    return {
+        "rps": round(result["requests"] / (result["duration_us"] / 1e6)),
+        "p50_ms": round(result["p50_us"] / 1000, 3),
+        "p99_ms": round(result["p99_us"] / 1000, 3),
+    }
+
+
+def _wait_ready(process: subprocess.Popen[bytes], probe: Any, log: Path, what: str) -> None:
+    deadline = time.monotonic() + 300
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited: {log.read_text()[-2000:]}")
+        try:
+            if probe():
+                return
+        except (OSError, ValueError, http.client.HTTPException):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} not ready in time: {log.read_text()[-2000:]}")
+        time.sleep(0.1)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the process group the bench started, SIGKILL if it lingers."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _get_json(port: int, path: str) -> Any:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path)
+        return json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+
+
+def service_config(port: int, admin: int, workers: int) -> str:
+    return f"""admin_listen = "127.0.0.1:{admin}"
+workers = {workers}
+proxy_shared_secret = "{SECRET}"
+access_log = false
+[[listen]]
+address = "127.0.0.1:{port}"
+mode = "proxy"
+"""
+
+
+@contextmanager
+def guestmeta_serve(tmp: Path, db: str, workers: int) -> Iterator[int]:
+    """``guestmeta serve`` as an operator starts it; yields its port once every worker is
+    ready (each has built the snapshot of all servers)."""
+    port, admin = free_port(), free_port()
+    config = tmp / "serve.toml"
+    config.write_text(service_config(port, admin, workers))
+    log = tmp / "serve.log"
+    guestmeta = str(Path(sys.executable).with_name("guestmeta"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GUESTMETA_")}
+    process = subprocess.Popen(
+        [guestmeta, "--db", db, "serve", "--config", str(config)],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        _wait_ready(process, lambda: _get_json(admin, "/healthz")["ready"], log, "guestmeta")
+        yield port
+    finally:
+        _stop(process)
+
+
+def fetch_documents(port: int, callers: Sequence[tuple[str, str]], root: Path) -> int:
+    """Write what the service answers for each caller as ``root/<server>/<document>``."""
+    total = 0
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        for server_id, tenant_id in callers:
+            (root / server_id).mkdir(parents=True)
+            for name in DOCUMENTS:
+                headers = proxy_headers(server_id, tenant_id)
+                conn.request("GET", f"/openstack/latest/{name}", headers=headers)
+                response = conn.getresponse()
+                body = response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"{server_id} {name}: {response.status} {body[:200]!r}")
+                (root / server_id / name).write_bytes(body)
+                total += 1
+    finally:
+        conn.close()
+    return total
+
+
+NGINX_CONF = """daemon off;
+worker_processes {workers};
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    server_tokens off;
+    etag off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    client_body_temp_path {tmp}/nginx-body;
+    types {{ application/json json; }}
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+    }}
+}}
+"""
+
+
+@contextmanager
+def nginx(tmp: Path, root: Path, workers: int) -> Iterator[int]:
+    """Debian's nginx on a loopback port serving ``root``; stopped by its PID."""
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    port = free_port()
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(workers=workers, tmp=tmp, port=port, root=root))
+    for path in (tmp, *root.rglob("*"), root):  # its workers may run as another user
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    log = tmp / "nginx.log"
+    process = subprocess.Popen(
+        [binary, "-p", str(tmp), "-c", str(conf)],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+    def up() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+
+    try:
+        _wait_ready(process, up, log, "nginx")
+        yield port
+    finally:
+        _stop(process)
+
+
+def service_requests(callers: Sequence[tuple[str, str]], name: str) -> list[Any]:
+    return [(f"/openstack/latest/{name}", proxy_headers(s, t)) for s, t in callers]
+
+
+def measure_ours(
+    tmp: Path, port: int, callers: Sequence[tuple[str, str]], load: Load
+) -> dict[str, dict[str, Any]]:
+    """Peak rate and p99 per document, then p99 paced at half that peak."""
+    url = f"http://127.0.0.1:{port}"
+    out: dict[str, dict[str, Any]] = {}
+    wrk(tmp, url, lua_script(service_requests(callers, DOCUMENTS[0])), Load(1, 8, 1))
+    for name in DOCUMENTS:
+        out[name] = wrk(tmp, url, lua_script(service_requests(callers, name)), load)
+    for name in DOCUMENTS:
+        target = out[name]["rps"] / 2
+        connections = max(load.threads, round(target * PACE_MS / 1000))
+        paced = Load(load.threads, connections, load.duration)
+        script = lua_script(service_requests(callers, name), PACE_MS)
+        result = wrk(tmp, url, script, paced)
+        out[name]["half_peak"] = {"target_rps": round(target), **result}
+    return out
+
+
+def measure_nginx(
+    tmp: Path, port: int, callers: Sequence[tuple[str, str]], load: Load
+) -> dict[str, dict[str, Any]]:
+    url = f"http://127.0.0.1:{port}"
+    out: dict[str, dict[str, Any]] = {}
+    for name in DOCUMENTS:
+        script = lua_script([(f"/{s}/{name}", {}) for s, _t in callers])
+        out[name] = wrk(tmp, url, script, load)
+    return out
+
+
+def report(
+    ours: dict[str, dict[str, Any]], theirs: dict[str, dict[str, Any]], label: str = "guestmeta"
+) -> dict[str, Any]:
+    """Print the side-by-side table; the figures as one dict."""
+    print(f"{'':20}{label + ' req/s':>18}{'p99 ms':>9}{'nginx req/s':>13}{'p99 ms':>9}{'ratio':>8}")
+    ratios = {}
+    for name in DOCUMENTS:
+        o, n = ours[name], theirs[name]
+        ratios[name] = round(o["rps"] / n["rps"], 3)
+        print(
+            f"{name:20}{o['rps']:>18}{o['p99_ms']:>9}{n['rps']:>13}{n['p99_ms']:>9}"
+            f"{ratios[name]:>8}"
+        )
+    print(f"{'target':20}{'':>18}{'':>9}{'':>13}{'':>9}{'>= ' + str(TARGET_RATIO):>8}")
+    for name in DOCUMENTS:
+        half = ours[name].get("half_peak")
+        if half:
+            print(
+                f"{name}: p99 {half['p99_ms']} ms at {half['rps']} req/s "
+                f"(paced at half the peak, {half['target_rps']} req/s; target < {TARGET_P99_MS} ms)"
+            )
+    return {"ratio": ratios}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--servers", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2, help="service and nginx workers")
+    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--cycle", type=int, default=2000, help="servers the requests cycle over")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("bench/serve.py: wrk is not installed (scripts/install.sh installs it)")
+    load = Load(args.threads, args.connections, args.duration)
+    results: dict[str, Any] = {
+        "servers": args.servers,
+        "workers": args.workers,
+        "wrk": {"threads": load.threads, "connections": load.connections, "s": load.duration},
+        "access_log": False,
+        "load_average": os.getloadavg()[0],
+    }
+    with tempfile.TemporaryDirectory(prefix="guestmeta-bench-") as name:
+        tmp = Path(name)
+        started = time.perf_counter()
+        db, callers = make_store(tmp, args.servers)
+        results["apply_s"] = round(time.perf_counter() - started, 1)
+        callers = callers[:: max(1, len(callers) // args.cycle)][: args.cycle]
+        root = tmp / "www"
+        started = time.perf_counter()
+        with guestmeta_serve(tmp, db, args.workers) as port:
+            results["ready_s"] = round(time.perf_counter() - started, 1)
+            fetch_documents(port, callers, root)
+            results["guestmeta"] = measure_ours(tmp, port, callers, load)
+        with nginx(tmp, root, args.workers) as port:
+            results["nginx"] = measure_nginx(tmp, port, callers, load)
+    print(
+        f"{args.servers} servers in the store, requests over {len(callers)} of them; "
+        f"{args.workers} workers each; access log off; wrk -t{load.threads} "
+        f"-c{load.connections} -d{load.duration}s; load average {results['load_average']:.2f}"
+    )
+    results.update(report(results["guestmeta"], results["nginx"]))
+    results["target"] = {"ratio": TARGET_RATIO, "p99_ms_at_half_peak": TARGET_P99_MS}
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
