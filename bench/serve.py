@@ -166,7 +166,7 @@ def wrk(tmp: Path, url: str, script: str, load: Load) -> dict[str, float]:
     }
 
 
-def _wait_ready(process: subprocess.Popen[bytes], probe: Any, log: Path, what: str) -> None:
+def wait_ready(process: subprocess.Popen[bytes], probe: Any, log: Path, what: str) -> None:
     deadline = time.monotonic() + 300
     while True:
         if process.poll() is not None:
@@ -181,7 +181,7 @@ def _wait_ready(process: subprocess.Popen[bytes], probe: Any, log: Path, what: s
         time.sleep(0.1)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_process(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM to the process group the bench started, SIGKILL if it lingers."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -230,10 +230,10 @@ def guestmeta_serve(tmp: Path, db: str, workers: int) -> Iterator[int]:
         start_new_session=True,
     )
     try:
-        _wait_ready(process, lambda: _get_json(admin, "/healthz")["ready"], log, "guestmeta")
+        wait_ready(process, lambda: _get_json(admin, "/healthz")["ready"], log, "guestmeta")
         yield port
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def fetch_documents(port: int, callers: Sequence[tuple[str, str]], root: Path) -> int:
@@ -302,10 +302,10 @@ def nginx(tmp: Path, root: Path, workers: int) -> Iterator[int]:
             return True
 
     try:
-        _wait_ready(process, up, log, "nginx")
+        wait_ready(process, up, log, "nginx")
         yield port
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def service_requests(callers: Sequence[tuple[str, str]], name: str) -> list[Any]:

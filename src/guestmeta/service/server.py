@@ -23,7 +23,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.sharedctypes import SynchronizedArray
 from typing import Any
@@ -183,6 +183,29 @@ def _worker(
 ) -> None:
     """One worker process: its own store connection, snapshot and event loop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
+
+    def published(revision: int) -> None:
+        revisions[index] = revision
+
+    apps, close = worker_apps(settings, db, secret, published)
+    try:
+        _run_loop(_serve(apps, sockets, settings.listeners))
+    finally:
+        close()
+
+
+def worker_apps(
+    settings: Settings,
+    db: str | None,
+    secret: str,
+    published: Callable[[int], None] | None = None,
+) -> tuple[list[Any], Callable[[], None]]:
+    """What one worker serves: an ASGI app per listener, following the store from now on.
+
+    Returns the apps (in the order of ``settings.listeners``) and the function that stops
+    following and closes the store. The first snapshot is built before this returns.
+    ``published`` hears each revision the worker starts serving.
+    """
     from guestmeta.documents import DocumentOptions, VendorData
     from guestmeta.service.app import ListenerApp, Service, configure_access_log
     from guestmeta.service.metrics import Metrics
@@ -193,8 +216,9 @@ def _worker(
         configure_access_log()
     store = Store(db)
 
-    def published(snapshot: Snapshot) -> None:
-        revisions[index] = snapshot.revision
+    def on_publish(snapshot: Snapshot) -> None:
+        if published is not None:
+            published(snapshot.revision)
         Metrics.revision(snapshot.revision)
 
     vendor = VendorData.from_dir(settings.vendor_data_dir or None)
@@ -203,17 +227,17 @@ def _worker(
         store,
         options,
         interval=settings.refresh_interval,
-        on_publish=published,
+        on_publish=on_publish,
         on_failure=Metrics.store_failure,
     )
     follower.start()
     service = Service(settings, store, follower, secret)
-    apps = [ListenerApp(service, listener) for listener in settings.listeners]
-    try:
-        _run_loop(_serve(apps, sockets, settings.listeners))
-    finally:
+
+    def close() -> None:
         follower.stop()
         store.close()
+
+    return [ListenerApp(service, listener) for listener in settings.listeners], close
 
 
 def _run_loop(main: Any) -> None:
