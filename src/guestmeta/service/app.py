@@ -35,18 +35,20 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 log = logging.getLogger(__name__)
 access = logging.getLogger("guestmeta.access")
 
-# The headers identity, tokens and passwords read; every other header is ignored.
-_WANTED = frozenset(
-    {
-        b"x-instance-id",
-        b"x-instance-id-signature",
-        b"x-tenant-id",
-        b"x-forwarded-for",
-        tokens.TOKEN_HEADER.encode(),
-        tokens.TTL_HEADER.encode(),
-        b"content-length",
-    }
-)
+# The headers identity, tokens and passwords read, by their raw name; every other header is
+# ignored. Decoded once here rather than on every request.
+_WANTED = {
+    name.encode(): name
+    for name in (
+        "x-instance-id",
+        "x-instance-id-signature",
+        "x-tenant-id",
+        "x-forwarded-for",
+        tokens.TOKEN_HEADER,
+        tokens.TTL_HEADER,
+        "content-length",
+    )
+}
 PASSWORD_MAX = 1020  # Nova keeps four chunks of 255 characters
 TEXT = "text/plain; charset=UTF-8"
 _ROOT = Reply.plain("\n".join(versions.ec2_versions()).encode(), TEXT)
@@ -201,8 +203,13 @@ def _has_password(version: str) -> bool:
 def _headers(scope: Scope) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for name, value in scope["headers"]:
-        if name in _WANTED:
-            found.setdefault(name.decode(), []).append(value.decode("latin-1"))
+        key = _WANTED.get(name)
+        if key is not None:
+            values = found.get(key)
+            if values is None:
+                found[key] = [value.decode("latin-1")]
+            else:
+                values.append(value.decode("latin-1"))
     return found
 
 
@@ -223,7 +230,7 @@ async def _body(receive: Receive, limit: int) -> bytes | None:
 async def _reply(
     send: Send, reply: Reply, head: bool, extra: list[tuple[bytes, bytes]] | None = None
 ) -> int:
-    headers = list(reply.headers) + (extra or [])
+    headers = [*reply.headers, *extra] if extra else list(reply.headers)
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else reply.render()})
     return 200
