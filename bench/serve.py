@@ -11,7 +11,7 @@ stays at its default (it never triggers: each server is asked a few times a seco
 nginx (Debian's) then serves the very bytes the service answered, as static files (one
 file per server and document, paths cycled by the same kind of Lua script) with the same
 number of workers and its access log off. Last, the service is paced at half its peak
-rate (wrk's Lua ``delay()`` per request, one request per connection every 10 ms) to read
+rate (wrk's Lua ``delay()`` per request: each connection waits a random 0-20 ms) to read
 its p99 under load that leaves headroom. Each wrk run is short; the whole run takes about
 two minutes. Other load on the machine skews every figure: read them side by side.
 
@@ -50,7 +50,7 @@ DOCUMENTS = ("meta_data.json", "network_data.json")
 SECRET = "bench-proxy-secret"
 TARGET_RATIO = 0.5  # of nginx's rate
 TARGET_P99_MS = 5.0  # at half our peak rate
-PACE_MS = 10  # a paced connection sends one request every PACE_MS
+PACE_MS = 10  # a paced connection waits 0 to 2 * PACE_MS (PACE_MS on average) per request
 SAFE = re.compile(r"^[A-Za-z0-9./_:-]*$")
 
 
@@ -86,13 +86,14 @@ def _lua(text: str) -> str:
 
 def lua_script(requests: Sequence[tuple[str, dict[str, str]]], delay_ms: int = 0) -> str:
     """A wrk script that cycles over ``requests`` (path, headers), each thread from its own
-    offset; with ``delay_ms`` each connection waits that long before each request. Its
+    offset; with ``delay_ms`` each connection waits a random 0 to ``2 * delay_ms`` ms before
+    each request (arrivals spread out as guests' are, not in lockstep bursts). Its
     ``done`` prints one ``WRK_RESULT`` JSON line (latencies in microseconds)."""
     rows = []
     for path, headers in requests:
         fields = ", ".join(f"[{_lua(k)}] = {_lua(v)}" for k, v in headers.items())
         rows.append(f"  {{{_lua(path)}, {{{fields}}}}},")
-    pacing = f"function delay()\n  return {delay_ms}\nend\n" if delay_ms else ""
+    pacing = f"function delay()\n  return math.random(0, {2 * delay_ms})\nend\n" if delay_ms else ""
     return (
         "local entries = {\n"
         + "\n".join(rows)
@@ -323,7 +324,8 @@ def measure_ours(
         out[name] = wrk(tmp, url, lua_script(service_requests(callers, name)), load)
     for name in DOCUMENTS:
         target = out[name]["rps"] / 2
-        connections = max(load.threads, round(target * PACE_MS / 1000))
+        # A connection's cycle is its wait plus the answer's time (about a millisecond).
+        connections = max(load.threads, round(target * (PACE_MS + 1) / 1000))
         paced = Load(load.threads, connections, load.duration)
         script = lua_script(service_requests(callers, name), PACE_MS)
         result = wrk(tmp, url, script, paced)
@@ -366,44 +368,74 @@ def report(
     return {"ratio": ratios}
 
 
+@dataclass(frozen=True)
+class Run:
+    """What every serve bench takes from its command line."""
+
+    servers: int
+    workers: int
+    cycle: int
+    load: Load
+
+    @classmethod
+    def from_args(cls, description: str | None) -> Run:
+        parser = argparse.ArgumentParser(description=description)
+        parser.add_argument("--servers", type=int, default=10_000)
+        parser.add_argument("--workers", type=int, default=2, help="workers of every server")
+        parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+        parser.add_argument("--connections", type=int, default=32)
+        parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+        parser.add_argument("--cycle", type=int, default=2000, help="servers requests cycle over")
+        args = parser.parse_args()
+        for tool in ("wrk", "nginx"):
+            if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+                sys.exit(f"{tool} is not installed (scripts/install.sh installs it)")
+        load = Load(args.threads, args.connections, args.duration)
+        return cls(args.servers, args.workers, args.cycle, load)
+
+    def results(self) -> dict[str, Any]:
+        """The settings of the run, the first keys of the final JSON line."""
+        load = self.load
+        return {
+            "servers": self.servers,
+            "workers": self.workers,
+            "wrk": {"threads": load.threads, "connections": load.connections, "s": load.duration},
+            "access_log": False,
+            "load_average": round(os.getloadavg()[0], 2),
+        }
+
+    def store(self, tmp: Path, results: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
+        """The store, and the ``cycle`` callers spread over it that the requests cycle over."""
+        started = time.perf_counter()
+        db, callers = make_store(tmp, self.servers)
+        results["apply_s"] = round(time.perf_counter() - started, 1)
+        return db, callers[:: max(1, len(callers) // self.cycle)][: self.cycle]
+
+    def describe(self, asked: int, results: dict[str, Any]) -> str:
+        load = self.load
+        return (
+            f"{self.servers} servers in the store, requests over {asked} of them; "
+            f"{self.workers} workers each; access log off; wrk -t{load.threads} "
+            f"-c{load.connections} -d{load.duration}s; load average {results['load_average']}"
+        )
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--servers", type=int, default=10_000)
-    parser.add_argument("--workers", type=int, default=2, help="service and nginx workers")
-    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--cycle", type=int, default=2000, help="servers the requests cycle over")
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("bench/serve.py: wrk is not installed (scripts/install.sh installs it)")
-    load = Load(args.threads, args.connections, args.duration)
-    results: dict[str, Any] = {
-        "servers": args.servers,
-        "workers": args.workers,
-        "wrk": {"threads": load.threads, "connections": load.connections, "s": load.duration},
-        "access_log": False,
-        "load_average": os.getloadavg()[0],
-    }
+    run = Run.from_args(__doc__)
+    load = run.load
+    results = run.results()
     with tempfile.TemporaryDirectory(prefix="guestmeta-bench-") as name:
         tmp = Path(name)
-        started = time.perf_counter()
-        db, callers = make_store(tmp, args.servers)
-        results["apply_s"] = round(time.perf_counter() - started, 1)
-        callers = callers[:: max(1, len(callers) // args.cycle)][: args.cycle]
+        db, callers = run.store(tmp, results)
         root = tmp / "www"
         started = time.perf_counter()
-        with guestmeta_serve(tmp, db, args.workers) as port:
+        with guestmeta_serve(tmp, db, run.workers) as port:
             results["ready_s"] = round(time.perf_counter() - started, 1)
             fetch_documents(port, callers, root)
             results["guestmeta"] = measure_ours(tmp, port, callers, load)
-        with nginx(tmp, root, args.workers) as port:
+        with nginx(tmp, root, run.workers) as port:
             results["nginx"] = measure_nginx(tmp, port, callers, load)
-    print(
-        f"{args.servers} servers in the store, requests over {len(callers)} of them; "
-        f"{args.workers} workers each; access log off; wrk -t{load.threads} "
-        f"-c{load.connections} -d{load.duration}s; load average {results['load_average']:.2f}"
-    )
+    print(run.describe(len(callers), results))
     results.update(report(results["guestmeta"], results["nginx"]))
     results["target"] = {"ratio": TARGET_RATIO, "p99_ms_at_half_peak": TARGET_P99_MS}
     print(json.dumps(results))

@@ -14,7 +14,6 @@ metrics stay in multiprocess files for both, as in production.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -35,11 +34,11 @@ from serve import (
     DOCUMENTS,
     TARGET_RATIO,
     Load,
+    Run,
     fetch_documents,
     free_port,
     guestmeta_serve,
     lua_script,
-    make_store,
     measure_nginx,
     nginx,
     service_config,
@@ -110,40 +109,22 @@ def measure(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--servers", type=int, default=10_000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--cycle", type=int, default=2000, help="servers the requests cycle over")
-    args = parser.parse_args()
-    load = Load(args.threads, args.connections, args.duration)
-    results: dict[str, Any] = {
-        "servers": args.servers,
-        "workers": args.workers,
-        "wrk": {"threads": load.threads, "connections": load.connections, "s": load.duration},
-        "load_average": os.getloadavg()[0],
-    }
+    run = Run.from_args(__doc__)
+    load = run.load
+    results = run.results()
     with tempfile.TemporaryDirectory(prefix="guestmeta-bench-") as name:
         tmp = Path(name)
-        db, callers = make_store(tmp, args.servers)
-        callers = callers[:: max(1, len(callers) // args.cycle)][: args.cycle]
-        root = tmp / "www"
-        with guestmeta_serve(tmp, db, args.workers) as port:
-            fetch_documents(port, callers, root)
+        db, callers = run.store(tmp, results)
+        with guestmeta_serve(tmp, db, run.workers) as port:
+            fetch_documents(port, callers, tmp / "www")
             results["uvicorn"] = measure(tmp, port, callers, load)
         started = time.perf_counter()
-        with granian(tmp, db, args.workers) as port:
+        with granian(tmp, db, run.workers) as port:
             results["granian_ready_s"] = round(time.perf_counter() - started, 1)
             results["granian"] = measure(tmp, port, callers, load)
-        with nginx(tmp, root, args.workers) as port:
+        with nginx(tmp, tmp / "www", run.workers) as port:
             results["nginx"] = measure_nginx(tmp, port, callers, load)
-    print(
-        f"{args.servers} servers, requests over {len(callers)}; {args.workers} workers each; "
-        f"access log off; wrk -t{load.threads} -c{load.connections} -d{load.duration}s; "
-        f"load average {results['load_average']:.2f}"
-    )
+    print(run.describe(len(callers), results))
     print(f"{'':20}{'server':>10}{'req/s':>9}{'p99 ms':>9}{'of nginx':>10}")
     results["ratio"] = {}
     for name in DOCUMENTS:
