@@ -44,10 +44,11 @@ def proxied(instance: str, tenant: str = TENANT, secret: str = SECRET) -> dict[s
 
 
 class Running:
-    def __init__(self, service: Service, topology: Topology, channel: int) -> None:
+    def __init__(self, service: Service, topology: Topology, channel: int, address: int) -> None:
         self.service = service
         self.topology = topology
         self.channel = channel
+        self.address = address  # a listener that identifies callers by source address
 
     def ask(self, method: str, path: str, server: str = WEB01, **kw: object):  # type: ignore[no-untyped-def]
         headers = {**proxied(server), **kw.pop("headers", {})}  # type: ignore[dict-item]
@@ -59,7 +60,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     tmp = tmp_path_factory.mktemp("serve")
     db = f"sqlite:///{tmp / 'store.db'}"
     topology = filled_store(db)
-    port, channel, admin = free_port(), free_port(), free_port()
+    port, channel, address, admin = free_port(), free_port(), free_port(), free_port()
     config = f"""
 proxy_shared_secret = "{SECRET}"
 rate_limit = 0
@@ -69,10 +70,12 @@ mode = "proxy"
 [[listen]]
 address = "127.0.0.1:{channel}"
 server = "web-02"
+[[listen]]
+address = "127.0.0.1:{address}"
 """
     service = start(tmp, db, config, port=port, admin=admin)
     try:
-        yield Running(service, topology, channel)
+        yield Running(service, topology, channel, address)
     finally:
         stop(service)
 
@@ -190,6 +193,18 @@ def test_a_channel_is_its_server_whatever_the_headers_say(running: Running) -> N
     )
     assert answer.status == 200
     assert b'"uuid": "' + WEB02.encode() + b'"' in answer.body
+
+
+def test_x_forwarded_for_from_an_untrusted_peer_names_nobody(running: Running) -> None:
+    # 127.0.0.1 is not in trusted_proxies (the HTTP server must not trust it either), so
+    # the header is ignored and the caller is the loopback address, which no server has.
+    web01 = [ip.ip_address for p in running.topology.index.all_ports(WEB01) for ip in p.fixed_ips]
+    assert web01
+    path = "/openstack/latest/meta_data.json"
+    for forwarded in (web01[0], f"{web01[0]}, 127.0.0.1"):
+        answer = request(running.address, "GET", path, headers={"X-Forwarded-For": forwarded})
+        assert answer.status == 404, forwarded
+        assert WEB01.encode() not in answer.body
 
 
 def test_password_is_posted_once_then_409_and_cleared_by_the_operator(running: Running) -> None:

@@ -268,6 +268,10 @@ async def _serve(
             access_log=False,
             log_level="warning",
             server_header=False,
+            # Who calls is the app's question alone: uvicorn would otherwise take the
+            # client from X-Forwarded-For on any request from 127.0.0.1 (its default
+            # trusted proxy), whatever trusted_proxies says, before the app sees it.
+            proxy_headers=False,
             timeout_keep_alive=5,
             h11_max_incomplete_event_size=16384,
         )
