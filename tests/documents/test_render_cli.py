@@ -51,7 +51,7 @@ def test_meta_data_by_name_and_version(db: str) -> None:
     code, out, _ = render(db, "meta-data", "Matrix VM")
     assert code == 0
     meta = json.loads(out)
-    assert (meta["uuid"], meta["hostname"]) == (SERVER_ID, "matrix-vm")
+    assert (meta["uuid"], meta["hostname"]) == (SERVER_ID, "matrix-vm.novalocal")
     assert meta["public_keys"] == {"ops": KEY.public_key}
     code, out, _ = render(db, "meta-data", SERVER_ID, "--version", "2012-08-10")
     assert code == 0
