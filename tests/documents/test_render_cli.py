@@ -79,7 +79,10 @@ def test_vendor_data_from_a_directory(db: str, tmp_path: Path) -> None:
     code, out, _ = render(
         db, "vendor-data", SERVER_ID, "--v2", env={"GUESTMETA_VENDOR_DATA": str(tmp_path)}
     )
-    assert (code, json.loads(out)) == (0, {})
+    # As Nova serves vendor_data2.json: the static vendor data under "static".
+    assert (code, json.loads(out)) == (0, {"static": {"cloud-init": "#cloud-config\n", "a": 2}})
+    code, out, _ = render(db, "meta-data", SERVER_ID, "--dhcp-domain", "")
+    assert json.loads(out)["hostname"] == "matrix-vm"
 
 
 def test_vendor_data_unset_is_empty_and_bad_json_is_one_line(db: str, tmp_path: Path) -> None:
