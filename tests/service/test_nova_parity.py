@@ -15,7 +15,6 @@ from __future__ import annotations
 import http.client
 from collections.abc import Iterator
 
-
 import pytest
 
 from guestmeta.model import Topology
