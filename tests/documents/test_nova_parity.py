@@ -1,11 +1,12 @@
 """Parity with Nova: its metadata app and config drive against our trees, path by path.
 
 Nova's own WSGI app is crawled from ``/`` and ``/openstack/`` (so the paths come from
-Nova's listings), for every server of the OpenStack dump in tests/data/openstack and for
-the hand-written topologies of the matrix, and each answer is compared with
-:func:`service_tree`: the same paths, status 200, content type and bytes. Likewise Nova's
-``metadata_for_config_drive`` against :func:`document_tree`. ``random_seed`` (fresh per
-request in both) is blanked on both sides before comparing; everything else is bytes.
+Nova's listings), for every server of the OpenStack dump in tests/data/openstack, of
+examples/homelab.yaml and of the hand-written topologies of the matrix, and each answer is
+compared with :func:`service_tree`: the same paths, status 200, content type and bytes.
+Likewise Nova's ``metadata_for_config_drive`` against :func:`document_tree`.
+``random_seed`` (fresh per request in both) is blanked on both sides before comparing;
+everything else is bytes.
 
 Where we differ on purpose, the difference is named, applied to Nova's answer, and
 asserted to be exactly that (and to happen exactly where the topology says it must):
@@ -53,6 +54,7 @@ from tests.documents.topologies import BY_NAME, CASES, SERVER_ID
 
 pytestmark = pytest.mark.consumers("nova")
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "homelab.yaml"
 SEED = re.compile(rb'"random_seed": "[A-Za-z0-9+/=]*"')
 Seen = tuple[int, str | None, bytes]  # status, content type, body
 
@@ -65,6 +67,16 @@ def dump() -> Topology:
     return plan_apply(Topology(), [load_document(str(DUMP / n)) for n in DUMP_FILES]).topology
 
 
+def homelab() -> Topology:
+    """The example, its ports bound as Neutron binds a port on a Linux bridge: Nova only
+    ever sees bound ports, and guests see the same link type from both."""
+    topology = plan_apply(Topology(), [load_document(str(EXAMPLE))]).topology.copy()
+    for port_id, port in list(topology.ports.items()):
+        if port.vif_type is None:
+            topology.ports[port_id] = replace(port, vif_type="bridge")
+    return topology.copy()
+
+
 def without_ports() -> Topology:
     topology = BY_NAME["two_ports"].topology.copy()
     topology.ports = {}
@@ -72,8 +84,10 @@ def without_ports() -> Topology:
 
 
 DUMP_TOPOLOGY = dump()
+HOMELAB = homelab()
 JOBS: list[tuple[str, Topology, str]] = [
     *((f"dump:{s.name}", DUMP_TOPOLOGY, s.id) for s in DUMP_TOPOLOGY.servers.values()),
+    *((f"homelab:{s.name}", HOMELAB, s.id) for s in HOMELAB.servers.values()),
     *((f"matrix:{c.name}", c.topology, c.server_id) for c in CASES),
     ("no_ports", without_ports(), SERVER_ID),
 ]
