@@ -83,6 +83,8 @@ def test_each_unit_has_only_the_capabilities_and_writable_paths_it_needs() -> No
     assert "Service.ReadWritePaths" not in exporter and "Service.StateDirectory" not in exporter
     assert one(exporter, "DynamicUser") == "yes"
     assert one(serve, "RuntimeDirectory") == "guestmeta"  # unix channel sockets
+    # A listener address that appears only when its libvirt network starts: retry forever.
+    assert one(serve, "Restart") == "on-failure" and serve["Unit.StartLimitIntervalSec"] == ["0"]
 
 
 @pytest.mark.parametrize("name", sorted(UNITS))

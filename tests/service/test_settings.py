@@ -113,6 +113,7 @@ def test_variables_override_the_file_and_flags_override_both(tmp_path: Path) -> 
         "GUESTMETA_TRUSTED_PROXIES": "10.1.1.1,10.1.1.2",
         SECRET_ENV: "from-env",
         "GUESTMETA_DB": "sqlite:///ignored-here.db",  # the command's --db, not a setting
+        "GUESTMETA_VENDOR_DATA": "/srv/vendor",  # as guestmeta render reads it
     }
     settings = load(tmp_path, text, env)
     assert settings.workers == 4 and settings.rate_limit == 7.0
@@ -121,6 +122,7 @@ def test_variables_override_the_file_and_flags_override_both(tmp_path: Path) -> 
     assert settings.admin == Endpoint("127.0.0.1", 84)
     assert settings.trusted_proxies == ("10.1.1.1", "10.1.1.2")
     assert settings.proxy_shared_secret == "from-env" and settings.db is None
+    assert settings.vendor_data_dir == "/srv/vendor"
     flagged = load(tmp_path, text, env, workers=6, listeners=None)
     assert flagged.workers == 6 and len(flagged.listeners) == 2  # None: flag not given
 

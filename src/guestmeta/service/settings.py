@@ -156,6 +156,15 @@ _SCALARS: dict[str, type] = {
 }
 
 
+def variable(name: str) -> str:
+    """The environment variable of a setting: ``GUESTMETA_<NAME>``, with one exception.
+
+    ``vendor_data_dir`` is ``GUESTMETA_VENDOR_DATA``, the variable ``guestmeta render``
+    already reads, so that both show guests the same vendor data.
+    """
+    return "GUESTMETA_VENDOR_DATA" if name == "vendor_data_dir" else f"GUESTMETA_{name.upper()}"
+
+
 def _coerce(name: str, value: Any, source: str) -> Any:
     kind = _SCALARS[name]
     if isinstance(value, str) and kind is not str:
@@ -188,9 +197,9 @@ def load_settings(
     for name in _SCALARS:
         if name in raw:
             values[name] = _coerce(name, raw[name], f"{path}: {name}")
-        variable = f"GUESTMETA_{name.upper()}"
-        if variable in env and name != "db":  # GUESTMETA_DB is the command's --db
-            values[name] = _coerce(name, env[variable], variable)
+        var = variable(name)
+        if var in env and name != "db":  # GUESTMETA_DB is the command's --db
+            values[name] = _coerce(name, env[var], var)
     if SECRET_ENV in env:
         values["proxy_shared_secret"] = env[SECRET_ENV]
     if "listen" in raw:
