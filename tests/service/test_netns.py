@@ -4,11 +4,14 @@ Two ways to put one address on two networks:
 
 - **Network namespaces** the test creates: a host namespace H with two veth links, one to
   guest namespace A and one to guest namespace B. Both guests are 10.99.0.5/24 and both
-  host ends are 10.99.0.1/24, as two libvirt networks with the same subnet would be.
-  ``guestmeta serve`` runs inside H with one listener per link, bound to the link's
-  device (``interface``) and mapped to the link's network, on the same address and port.
-  Nothing is added to the root namespace: links are created inside H and their guest
-  ends moved straight into A and B.
+  host sides are 10.99.0.1/24, as two libvirt networks with the same subnet would be: A's
+  link is enslaved to a bridge in H that holds the address (as a guest's tap device is
+  to virbr0), B's host end holds it itself. ``guestmeta serve`` runs inside H with one
+  listener per link, bound to the link's device (``interface``) and mapped to the link's
+  network, on the same address and port; and again on 169.254.169.254:80, which H holds
+  on both links and the guests reach through their default route (the operator guide's
+  recipe). Nothing is added to the root namespace: links are created inside H and their
+  guest ends moved straight into A and B.
 - **Loopback**: two networks whose subnets are both 127.77.0.0/24; the client binds its
   socket to a guest's 127.77.0.x address, so the kernel delivers it from that source.
   No namespace and no privilege needed; the listener's ``network`` alone decides.
@@ -167,8 +170,9 @@ def test_loopback_token_of_one_network_is_refused_on_the_other(
 
 # --- network namespaces ---------------------------------------------------------------------
 
-GUEST, HOST, PROXY = "10.99.0.5", "10.99.0.1", "10.99.0.6"
-PORT, AMBIGUOUS_PORT = 80, 8080
+GUEST, HOST, PROXY, METADATA = "10.99.0.5", "10.99.0.1", "10.99.0.6", "169.254.169.254"
+PORT, AMBIGUOUS_PORT = 8775, 8080
+BRIDGE = "bra"  # A's side: a bridge, as virbr0; B's side: the veth end "hb" itself
 
 
 def ip(*args: str, netns: str | None = None) -> None:
@@ -179,7 +183,7 @@ def ip(*args: str, netns: str | None = None) -> None:
 
 
 class Namespaces:
-    """H, A and B with veth links A<->H and B<->H; every namespace removed on exit."""
+    """H, A and B with veth links A<->H (through bridge ``bra``) and B<->H; removed on exit."""
 
     def __init__(self) -> None:
         tag = uuid.uuid4().hex[:8]
@@ -192,15 +196,24 @@ class Namespaces:
                 ip("netns", "add", name)
                 self.created.append(name)
             ip("link", "set", "lo", "up", netns=self.host)
+            ip("link", "add", BRIDGE, "type", "bridge", netns=self.host)
+            ip("link", "set", BRIDGE, "up", netns=self.host)
             # Links are made inside H; the guest end moves straight into its namespace.
-            for guest, host_end, guest_end in ((self.a, "ha", "ga"), (self.b, "hb", "gb")):
+            for guest, host_end, guest_end, side in (
+                (self.a, "ha", "ga", BRIDGE),
+                (self.b, "hb", "gb", "hb"),
+            ):
                 veth = ("type", "veth", "peer", "name", guest_end, "netns", guest)
                 ip("link", "add", host_end, *veth, netns=self.host)
-                ip("addr", "add", f"{HOST}/24", "dev", host_end, netns=self.host)
+                if side != host_end:
+                    ip("link", "set", host_end, "master", side, netns=self.host)
+                ip("addr", "add", f"{HOST}/24", "dev", side, netns=self.host)
+                ip("addr", "add", f"{METADATA}/32", "dev", side, netns=self.host)
                 ip("link", "set", host_end, "up", netns=self.host)
                 ip("link", "set", "lo", "up", netns=guest)
                 ip("addr", "add", f"{GUEST}/24", "dev", guest_end, netns=guest)
                 ip("link", "set", guest_end, "up", netns=guest)
+                ip("route", "add", "default", "via", HOST, netns=guest)
             ip("addr", "add", f"{PROXY}/24", "dev", "ga", netns=self.a)  # a proxy beside guest a
         except BaseException:
             self.__exit__()
@@ -242,7 +255,7 @@ rate_limit = 0
 trusted_proxies = ["{PROXY}"]
 [[listen]]
 address = "{HOST}:{PORT}"
-interface = "ha"
+interface = "{BRIDGE}"
 network = "net-a"
 [[listen]]
 address = "{HOST}:{PORT}"
@@ -250,7 +263,15 @@ interface = "hb"
 network = "net-b"
 [[listen]]
 address = "{HOST}:{AMBIGUOUS_PORT}"
-interface = "ha"
+interface = "{BRIDGE}"
+[[listen]]
+address = "{METADATA}:80"
+interface = "{BRIDGE}"
+network = "net-a"
+[[listen]]
+address = "{METADATA}:80"
+interface = "hb"
+network = "net-b"
 """
     service = start(tmp, db, config, port=PORT, admin=9100, netns=namespaces.host)
     try:
@@ -259,8 +280,8 @@ interface = "ha"
         stop(service)
 
 
-def ask(netns: str, path: str = META, port: int = PORT, **kw: object) -> Answer:
-    return request(port, kw.pop("method", "GET"), path, host=HOST, netns=netns, **kw)  # type: ignore[arg-type]
+def ask(netns: str, path: str = META, port: int = PORT, host: str = HOST, **kw: object) -> Answer:
+    return request(port, kw.pop("method", "GET"), path, host=host, netns=netns, **kw)  # type: ignore[arg-type]
 
 
 def test_netns_same_ip_on_two_links_reaches_two_servers(
@@ -273,6 +294,17 @@ def test_netns_same_ip_on_two_links_reaches_two_servers(
         assert uuid_of(from_b) == ids["net-guest-b"]
         assert ids["net-guest-b"].encode() not in from_a.body
         assert ids["net-guest-a"].encode() not in from_b.body
+
+
+def test_netns_169_254_169_254_on_both_links_through_the_guests_default_route(
+    in_netns: tuple[Service, Namespaces, dict[str, str]],
+) -> None:
+    _service, spaces, ids = in_netns
+    from_a = ask(spaces.a, host=METADATA, port=80)
+    from_b = ask(spaces.b, host=METADATA, port=80)
+    assert uuid_of(from_a) == ids["net-guest-a"]
+    assert uuid_of(from_b) == ids["net-guest-b"]
+    assert ids["net-guest-b"].encode() not in from_a.body
 
 
 def test_netns_listener_without_network_refuses_the_ambiguous_address(
@@ -312,7 +344,7 @@ def test_netns_token_of_guest_a_is_refused_to_guest_b(
 def test_netns_root_namespace_is_untouched(namespaces: Namespaces) -> None:
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     addresses = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True).stdout
-    for name in ("ha", "hb", "ga", "gb"):
+    for name in ("ha", "hb", "ga", "gb", BRIDGE):
         assert f": {name}@" not in links and f": {name}:" not in links
     assert "10.99.0." not in addresses
 
