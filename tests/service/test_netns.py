@@ -10,8 +10,9 @@ Two ways to put one address on two networks:
   listener per link, bound to the link's device (``interface``) and mapped to the link's
   network, on the same address and port; and again on 169.254.169.254:80, which H holds
   on both links and the guests reach through their default route (the operator guide's
-  recipe). Nothing is added to the root namespace: links are created inside H and their
-  guest ends moved straight into A and B.
+  recipe), and by DNAT from 169.254.169.254:81 to a port per network (the guide's other
+  recipe; iptables rules in H only). Nothing is added to the root namespace: links are
+  created inside H and their guest ends moved straight into A and B.
 - **Loopback**: two networks whose subnets are both 127.77.0.0/24; the client binds its
   socket to a guest's 127.77.0.x address, so the kernel delivers it from that source.
   No namespace and no privilege needed; the listener's ``network`` alone decides.
@@ -173,6 +174,7 @@ def test_loopback_token_of_one_network_is_refused_on_the_other(
 GUEST, HOST, PROXY, METADATA = "10.99.0.5", "10.99.0.1", "10.99.0.6", "169.254.169.254"
 PORT, AMBIGUOUS_PORT = 8775, 8080
 BRIDGE = "bra"  # A's side: a bridge, as virbr0; B's side: the veth end "hb" itself
+DNAT_PORTS = {BRIDGE: 8781, "hb": 8782}  # the DNAT recipe's port per network
 
 
 def ip(*args: str, netns: str | None = None) -> None:
@@ -272,7 +274,21 @@ network = "net-a"
 address = "{METADATA}:80"
 interface = "hb"
 network = "net-b"
+[[listen]]
+address = "{HOST}:{DNAT_PORTS[BRIDGE]}"
+interface = "{BRIDGE}"
+network = "net-a"
+[[listen]]
+address = "{HOST}:{DNAT_PORTS["hb"]}"
+interface = "hb"
+network = "net-b"
 """
+    if shutil.which("iptables"):
+        for side, port in DNAT_PORTS.items():
+            rule = ("-i", side, "-d", f"{METADATA}/32", "-p", "tcp", "--dport", "81")
+            target = ("-j", "DNAT", "--to-destination", f"{HOST}:{port}")
+            command = ["iptables", "-t", "nat", "-A", "PREROUTING", *rule, *target]
+            subprocess.run(["ip", "netns", "exec", namespaces.host, *command], check=True)
     service = start(tmp, db, config, port=PORT, admin=9100, netns=namespaces.host)
     try:
         yield service, namespaces, ids
@@ -305,6 +321,19 @@ def test_netns_169_254_169_254_on_both_links_through_the_guests_default_route(
     assert uuid_of(from_a) == ids["net-guest-a"]
     assert uuid_of(from_b) == ids["net-guest-b"]
     assert ids["net-guest-b"].encode() not in from_a.body
+
+
+def test_netns_dnat_to_a_port_per_network_keeps_the_guests_source(
+    in_netns: tuple[Service, Namespaces, dict[str, str]],
+) -> None:
+    if shutil.which("iptables") is None:
+        pytest.skip("iptables is not installed")
+    _service, spaces, ids = in_netns
+    from_a = ask(spaces.a, host=METADATA, port=81)
+    from_b = ask(spaces.b, host=METADATA, port=81)
+    assert uuid_of(from_a) == ids["net-guest-a"]
+    assert uuid_of(from_b) == ids["net-guest-b"]
+    assert ids["net-guest-a"].encode() not in from_b.body
 
 
 def test_netns_listener_without_network_refuses_the_ambiguous_address(
