@@ -35,6 +35,7 @@ import pytest
 from guestmeta.apply import load_document, plan_apply
 from guestmeta.model import Topology
 from guestmeta.model.changes import Plan
+from guestmeta.service.identity import sign
 from guestmeta.store import Store
 from tests.service.conftest import Answer, Service, free_port, request, start, stop
 
@@ -83,6 +84,7 @@ def refused(answer: Answer, status: int, ids: dict[str, str]) -> None:
 # --- loopback: no namespace ---------------------------------------------------------------
 
 LOOP_TRUSTED = "127.77.0.99"
+LOOP_SECRET = "loop-secret"
 Loopback = tuple[Service, dict[str, int], dict[str, str]]  # service, ports, server ids
 
 
@@ -95,6 +97,7 @@ def loopback(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loopback]:
     config = f"""
 rate_limit = 0
 trusted_proxies = ["{LOOP_TRUSTED}"]
+proxy_shared_secret = "{LOOP_SECRET}"
 [[listen]]
 address = "127.0.0.1:{ports["lo-a"]}"
 network = "lo-a"
@@ -153,6 +156,21 @@ def test_loopback_forwarded_for_counts_only_from_a_trusted_proxy(
     refused(request(ports["lo-a"], "GET", META, source=LOOP_TRUSTED), 404, ids)
     garbage = {"X-Forwarded-For": "not-an-address"}
     refused(request(ports["lo-a"], "GET", META, headers=garbage, source=LOOP_TRUSTED), 404, ids)
+
+
+def test_loopback_replayed_proxy_headers_mean_nothing_on_an_address_listener(
+    loopback: Loopback,
+) -> None:
+    _service, ports, ids = loopback
+    other = ids["lo-guest-b"]
+    signed = {
+        "X-Instance-ID": other,
+        "X-Tenant-ID": "",
+        "X-Instance-ID-Signature": sign(LOOP_SECRET, other),  # valid: as a proxy would send
+    }
+    answer = request(ports["lo-a"], "GET", META, headers=signed, source="127.77.0.10")
+    assert uuid_of(answer) == ids["lo-guest-a"]
+    assert other.encode() not in answer.body
 
 
 def test_loopback_token_of_one_network_is_refused_on_the_other(
