@@ -23,7 +23,18 @@ ALLOWED = {
     "libvirt": {"model", "domainxml"},
     "host": {"model", "store", "apply", "domainxml", "libvirt"},
     "inventory": {"model", "domainxml", "libvirt"},
-    "cli": {"model", "store", "apply", "documents", "domainxml", "libvirt", "host", "inventory"},
+    "service": {"model", "store", "documents"},
+    "cli": {
+        "model",
+        "store",
+        "apply",
+        "documents",
+        "domainxml",
+        "libvirt",
+        "host",
+        "inventory",
+        "service",
+    },
 }
 
 

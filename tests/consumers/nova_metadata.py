@@ -185,23 +185,22 @@ def nova_http(
 
 
 def nova_crawl(
-    topology: Topology,
-    server_ids: list[str],
+    jobs: list[tuple[Topology, str]],
     options: DocumentOptions | None = None,
     addresses: dict[str, DeviceAddress] | None = None,
-) -> dict[str, tuple[dict[str, Answer], dict[str, bytes]]]:
-    """For each server (one Nova interpreter for all): every path Nova's listings lead to,
-    by path as requested (``/openstack/latest/meta_data.json``, listings with their
-    trailing slash) and its config drive ``{path: bytes}``."""
+) -> list[tuple[dict[str, Answer], dict[str, bytes]]]:
+    """For each (topology, server id), in one Nova interpreter: every path Nova's listings
+    lead to, by path as requested (``/openstack/latest/meta_data.json``, listings with
+    their trailing slash), and its config drive ``{path: bytes}``."""
     servers = [
         _server(topology, sid, [], crawl=True, drive=True, addresses=addresses)
-        for sid in server_ids
+        for topology, sid in jobs
     ]
-    out = {}
-    for sid, raw in zip(server_ids, _run(options, servers), strict=True):
+    out = []
+    for raw in _run(options, servers):
         http = {a.path: a for a in _answers(raw)}
         drive = {p: base64.b64decode(b) for p, b in raw["drive"].items()}
-        out[sid] = (http, drive)
+        out.append((http, drive))
     return out
 
 

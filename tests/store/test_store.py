@@ -13,6 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from guestmeta.apply import ApplyError, load_document, plan_apply
@@ -271,3 +272,47 @@ def test_migrated_schema_matches_the_table_definitions(store: Store) -> None:
     with store.engine.connect() as conn:
         differences: list[Any] = compare_metadata(MigrationContext.configure(conn), schema.metadata)
     assert differences == []
+
+
+def test_a_watch_wakes_on_each_change_and_times_out_with_the_old_revision(
+    store: Store, store_url: str
+) -> None:
+    watch = store.watch()
+    try:
+        assert watch.wait(-1, timeout=5) == 0  # already past: at once
+        started = time.monotonic()
+        assert watch.wait(0, timeout=0.3) == 0
+        assert time.monotonic() - started >= 0.25
+        with Store(store_url) as writer:
+            for expected in (1, 2):
+                doc = network_doc(f"n{expected}")
+                timer = threading.Timer(0.2, apply, (writer, [doc]))
+                timer.start()
+                got = watch.wait(expected - 1, timeout=10)
+                timer.join()
+                assert got == expected
+    finally:
+        watch.close()
+
+
+def test_a_watch_whose_connection_died_raises_and_a_new_one_catches_up(
+    store: Store, store_url: str
+) -> None:
+    if not store.is_postgres:
+        pytest.skip("SQLite has no connection to lose")
+    watch = store.watch()
+    watch.wait(-1, timeout=1)
+    pid = watch._raw.driver_connection.info.backend_pid
+    with Store(store_url) as writer:
+        with writer.engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            conn.commit()
+        apply(writer, [minimal()])  # a change while the watch is down
+    with pytest.raises(Exception):  # noqa: B017 (the driver's error, whatever its class)
+        watch.wait(0, timeout=2)
+    watch.close()
+    again = store.watch()
+    try:
+        assert again.wait(0, timeout=2) == 1  # caught up on reconnecting
+    finally:
+        again.close()

@@ -111,12 +111,9 @@ class Follower:
 
     def refresh(self) -> bool:
         """Build and publish a new snapshot if the revision moved; True if it did."""
-        revision = self.store.revision()
+        revision, topology = self.store.load_at()
         if self.current is not None and revision == self.current.revision:
             return False
-        topology = self.store.load()
-        # The load may have seen a later revision than the one read before it; reading
-        # the revision first means a change between the two is picked up next time.
         snapshot = build_snapshot(topology, revision, self.options, self.current)
         self.current = snapshot
         if self.on_publish is not None:
@@ -142,16 +139,22 @@ class Follower:
 
     def _run(self) -> None:
         delay = self.interval
+        watch = self.store.watch()
+        stale = False  # a failure since the last snapshot: read again, whatever the watch says
         while not self._stop.is_set():
             try:
                 current = self.current.revision if self.current else -1
-                self.store.wait_for_revision(current, self.interval)
-                self.refresh()
+                if watch.wait(current, self.interval) > current or stale:
+                    self.refresh()
+                stale = False
                 delay = self.interval
             except Exception as exc:  # keep the last good snapshot serving
                 self._failed(exc)
+                watch.close()
+                stale = True
                 self._stop.wait(delay)
                 delay = min(delay * 2, RETRY_MAX)
+        watch.close()
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1

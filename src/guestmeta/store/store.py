@@ -28,6 +28,7 @@ from guestmeta.store.migrate import MigrationError, upgrade
 CHANNEL = "guestmeta_revision"
 POLL_INTERVAL = 0.05
 _REVISION = select(schema.state.c.value).where(schema.state.c.key == "revision")
+_REVISION_SQL = "SELECT value FROM state WHERE key = 'revision'"
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,24 @@ class Store:
         with self._read() as conn:
             return int(conn.execute(_REVISION).scalar_one())
 
+    def load_at(self) -> tuple[int, Topology]:
+        """The revision and the topology it names, read as one snapshot.
+
+        PostgreSQL's default isolation lets two statements of one transaction see different
+        commits, so this read asks for REPEATABLE READ there; SQLite's read transaction is
+        a snapshot already.
+        """
+        with self.engine.connect() as conn:
+            if self.is_postgres:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                revision = int(conn.execute(_REVISION).scalar_one())
+                return revision, self._load(conn)
+
+    def watch(self) -> RevisionWatch:
+        """A long-lived waiter for the revision to move (see :class:`RevisionWatch`)."""
+        return RevisionWatch(self)
+
     def wait_for_revision(self, after: int, timeout: float) -> int:
         """Block until the revision is above ``after`` or ``timeout`` passes; return it."""
         if self.is_postgres:
@@ -297,6 +316,51 @@ class Store:
     def servers_on_host(self, host: str) -> list[Server]:
         with self.reader() as r:
             return r.servers_on_host(host)
+
+
+class RevisionWatch:
+    """Waits for the revision to move, for a process that waits all day.
+
+    On PostgreSQL it keeps one connection that LISTENs: at rest it costs the database
+    nothing but that idle connection, and a change wakes it at once. The revision is read
+    only when the connection is (re)opened, so a notification missed while it was down is
+    caught up then. On SQLite it polls, which is one cheap read of a local file.
+    A failure (the database went away) raises; the caller closes the watch and opens a
+    new one when it retries.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._raw: Any = None
+
+    def wait(self, after: int, timeout: float) -> int:
+        """The revision once it is above ``after``, or ``after`` when ``timeout`` passes."""
+        if not self.store.is_postgres:
+            return self.store.wait_for_revision(after, timeout)
+        if self._raw is None:
+            raw = self.store.engine.raw_connection()
+            pg = raw.driver_connection
+            assert pg is not None
+            raw.rollback()
+            pg.autocommit = True
+            pg.execute(f"LISTEN {CHANNEL}")
+            self._raw = raw
+            current = int(pg.execute(_REVISION_SQL).fetchone()[0])
+            if current > after:
+                return current
+        pg = self._raw.driver_connection
+        current = after
+        for note in pg.notifies(timeout=timeout, stop_after=1):
+            current = max(current, int(note.payload))
+        return current
+
+    def close(self) -> None:
+        if self._raw is not None:
+            raw, self._raw = self._raw, None
+            try:
+                raw.invalidate()  # never back to the pool: it is LISTENing
+            except Exception:  # already broken: nothing to give back
+                pass
 
 
 class Reader:
