@@ -306,10 +306,8 @@ def test_db_flag_comes_before_the_files_db(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'store.db'}"
     filled_store(db)
     port = free_port()
-    service = start(
-        tmp_path, db, unusable + f'[[listen]]\naddress = "127.0.0.1:{port}"\n', port=port,
-        admin=free_port(),
-    )  # fmt: skip
+    text = unusable + f'[[listen]]\naddress = "127.0.0.1:{port}"\n'
+    service = start(tmp_path, db, text, port=port, admin=free_port())
     try:
         assert service.health()["ready"] is True
     finally:
