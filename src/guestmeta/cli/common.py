@@ -51,12 +51,13 @@ def fail(lines: list[str] | str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def open_store() -> Store:
+def open_store(fallback: str | None = None) -> Store:
+    """The store of ``--db`` (or ``GUESTMETA_DB``), else ``fallback``, else the default."""
     # Imported here: commands that never open the store start faster without SQLAlchemy.
     from guestmeta.store import Store, StoreError, default_url
     from guestmeta.store.engine import normalize_url
 
-    url = _state.get("db") or default_url()
+    url = _state.get("db") or fallback or default_url()
     try:
         return Store(normalize_url(url))
     except StoreError as exc:
