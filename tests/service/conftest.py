@@ -56,12 +56,13 @@ def request(
     host: str = "127.0.0.1",
     source: str | None = None,
     netns: str | None = None,
+    timeout: float = 10,
 ) -> Answer:
     """One request on a fresh connection (``source``: the address to send from)."""
     if netns is not None:
-        return _request_in(netns, port, method, path, headers, body, host, source)
+        return _request_in(netns, port, method, path, headers, body, host, source, timeout)
     conn = http.client.HTTPConnection(
-        host, port, timeout=10, source_address=(source, 0) if source else None
+        host, port, timeout=timeout, source_address=(source, 0) if source else None
     )
     try:
         conn.request(method, path, body=body, headers=headers or {})
@@ -81,6 +82,7 @@ def _request_in(
     body: bytes | None,
     host: str,
     source: str | None,
+    timeout: float = 10,
 ) -> Answer:
     """The same request sent from inside network namespace ``netns``."""
     ask = {
@@ -91,6 +93,7 @@ def _request_in(
         "headers": headers or {},
         "source": source,
         "body": body.decode("latin-1") if body is not None else None,
+        "timeout": timeout,
     }
     done = subprocess.run(
         ["ip", "netns", "exec", netns, sys.executable, str(CLIENT), json.dumps(ask)],

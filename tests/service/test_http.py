@@ -260,3 +260,11 @@ def test_the_access_log_is_one_json_object_per_request(running: Running) -> None
         time.sleep(0.05)
     assert hits[-1]["status"] == 200 and hits[-1]["server"] == WEB01
     assert hits[-1]["method"] == "GET" and isinstance(hits[-1]["ms"], float)
+
+
+def test_the_ec2_tree_also_answers_under_ec2_as_novas_does(running: Running) -> None:
+    plain = running.ask("GET", "/2009-04-04/meta-data/instance-id")
+    aliased = running.ask("GET", "/ec2/2009-04-04/meta-data/instance-id")
+    assert plain.status == aliased.status == 200
+    assert aliased.body == plain.body
+    assert running.ask("GET", "/ec2").body == request(running.service.port, "GET", "/").body

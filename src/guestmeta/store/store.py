@@ -8,6 +8,7 @@ PostgreSQL and by polling the revision on SQLite.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import time
@@ -357,10 +358,9 @@ class RevisionWatch:
     def close(self) -> None:
         if self._raw is not None:
             raw, self._raw = self._raw, None
-            try:
-                raw.invalidate()  # never back to the pool: it is LISTENing
-            except Exception:  # already broken: nothing to give back
-                pass
+            # Never back to the pool (it is LISTENing); a broken one has nothing to give back.
+            with contextlib.suppress(Exception):
+                raw.invalidate()
 
 
 class Reader:

@@ -2,8 +2,9 @@
 
 Run as ``ip netns exec NS python3 http_request.py JSON``, where JSON holds ``host``,
 ``port``, ``method``, ``path`` and optionally ``headers``, ``source`` (the address to
-send from) and ``body``. Prints ``{"status", "headers", "body"}`` as JSON (body in
-latin-1, so any bytes survive); a connection that fails prints ``{"error": ...}``.
+send from), ``body`` and ``timeout`` (seconds, default 10). Prints ``{"status",
+"headers", "body"}`` as JSON (body in latin-1, so any bytes survive); a connection that
+fails prints ``{"error": ...}``.
 Standard library only: it runs under any Python the namespace can execute.
 """
 
@@ -16,7 +17,10 @@ def main() -> None:
     ask = json.loads(sys.argv[1])
     source = ask.get("source")
     conn = http.client.HTTPConnection(
-        ask["host"], ask["port"], timeout=10, source_address=(source, 0) if source else None
+        ask["host"],
+        ask["port"],
+        timeout=ask.get("timeout", 10),
+        source_address=(source, 0) if source else None,
     )
     try:
         body = ask.get("body")
