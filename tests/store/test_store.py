@@ -316,3 +316,28 @@ def test_a_watch_whose_connection_died_raises_and_a_new_one_catches_up(
         assert again.wait(0, timeout=2) == 1  # caught up on reconnecting
     finally:
         again.close()
+
+
+def test_nic_addresses_and_passwords_are_kept_per_server_and_die_with_it(dump: Store) -> None:
+    server = next(iter(dump.load().servers.values()))
+    start = dump.revision()
+    assert dump.set_nic_addresses(server.id, {"FA:16:3E:00:00:01": ("pci", "0000:00:03.0")})
+    assert dump.revision() == start + 1
+    assert not dump.set_nic_addresses(server.id, {"fa:16:3e:00:00:01": ("pci", "0000:00:03.0")})
+    assert dump.revision() == start + 1  # the same again: nothing written
+    assert dump.nic_addresses() == {"fa:16:3e:00:00:01": ("pci", "0000:00:03.0")}
+    revision, _topology, nics = dump.load_at()
+    assert (revision, nics) == (start + 1, {"fa:16:3e:00:00:01": ("pci", "0000:00:03.0")})
+    assert dump.set_password(server.id, "secret")
+    assert not dump.set_password(server.id, "other")
+    assert dump.password(server.id) == "secret"
+    assert dump.revision() == start + 1  # a password is not part of the topology
+
+    def gone(current: Topology) -> Any:
+        new = current.copy()
+        new.servers = {k: v for k, v in current.servers.items() if k != server.id}
+        return Plan.between(current, new)
+
+    dump.change(gone)
+    assert dump.nic_addresses() == {}
+    assert dump.password(server.id) is None

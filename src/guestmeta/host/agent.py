@@ -110,6 +110,8 @@ class Agent:
         # Domains that stopped being servers of this host: their element goes.
         self.orphans: set[str] = set()
         self.passes = 0  # full passes done (a pass after connecting follows the NIC checks)
+        self.buses: dict[str, tuple[str, str]] = {}  # MAC -> (bus, address) seen in XML
+        self.reported: dict[str, dict[str, tuple[str, str]]] = {}  # server -> sent to store
         self.session = Session(
             uri, register=self._register, on_lost=self._wake, backoff_max=backoff_max
         )
@@ -320,18 +322,40 @@ class Agent:
                 self.pending.pop(name, None)
             if plan.attach:
                 found[server_id] = plan.attach
+            self._report_buses(server_id, macs)
         if found:
             self._adopt(found)
 
+    def _report_buses(self, server_id: str, macs: list[str]) -> None:
+        """Tell the store where the server's NICs sit, when that changed (meta_data.json's
+        ``devices`` needs it, and only libvirt knows it)."""
+        ours = {p.mac_address.lower() for p in self.topology.index.ports(server_id)}
+        found = {mac: self.buses[mac] for mac in macs if mac in ours and mac in self.buses}
+        if self.reported.get(server_id) == found:
+            return
+        try:
+            self.store.set_nic_addresses(server_id, found)
+        except Exception as exc:  # the addresses wait for the next check, the rest goes on
+            log.warning("cannot record the NIC addresses of %s: %s", server_id, exc)
+            return
+        self.reported[server_id] = found
+
     def _nics_of(self, dom: Any, name: str) -> tuple[list[str], dict[str, PortIPs]]:
-        """The MACs of the domain's NICs (live and saved), and the ports its element lists."""
+        """The MACs of the domain's NICs (live and saved), and the ports its element lists.
+
+        Where each NIC sits on its bus is kept in :attr:`buses` on the way (the live
+        definition's answer wins: that is where the guest sees it).
+        """
         macs: list[str] = []
         listed: dict[str, PortIPs] = {}
         try:
             flags = affected(dom)
-            for flag in flags:
+            for flag in sorted(flags, key=lambda f: f != CONFIG):  # saved first, live last
                 xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if flag == CONFIG else 0)
-                macs += [iface.mac for iface in interfaces(xml)]
+                for iface in interfaces(xml):
+                    macs.append(iface.mac)
+                    if iface.bus is not None:
+                        self.buses[iface.mac] = iface.bus
                 try:
                     meta = load(dom, flag)
                 except MetadataError:

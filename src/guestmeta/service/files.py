@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from guestmeta.documents import (
     RANDOM_SEED_BYTES,
     RANDOM_SEED_PLACEHOLDER,
+    Devices,
     Document,
     DocumentOptions,
     service_tree,
@@ -68,6 +69,7 @@ def build_files(
     server_id: str,
     options: DocumentOptions,
     shared: dict[tuple[str, bytes], Reply] | None = None,
+    nics: Devices | None = None,
 ) -> ServerFiles:
     """Every path of the server's tree. ``shared`` lets identical answers be one object.
 
@@ -75,7 +77,7 @@ def build_files(
     one copy of each is what lets one process hold tens of thousands of servers.
     """
     files: ServerFiles = {}
-    for path, document in service_tree(topology, server_id, options).items():
+    for path, document in service_tree(topology, server_id, options, nics).items():
         if shared is None:
             files[path] = Reply.of(document)
             continue

@@ -140,11 +140,7 @@ class Store:
                 return Result(revision, [], current)
             self._write_changes(conn, current, plan.topology, plan.changes)
             revision += 1
-            conn.execute(
-                update(schema.state).where(schema.state.c.key == "revision").values(value=revision)
-            )
-            if self.is_postgres:
-                conn.execute(text("SELECT pg_notify(:c, :r)"), {"c": CHANNEL, "r": str(revision)})
+            self._bump(conn, revision)
             return Result(revision, plan.changes, plan.topology)
 
     def preview(self, compute: Callable[[Topology], Plan]) -> Result:
@@ -157,6 +153,14 @@ class Store:
             current = self._load(conn)
         plan = compute(current)
         return Result(revision, plan.changes, plan.topology)
+
+    def _bump(self, conn: Connection, revision: int) -> None:
+        """Set the revision and tell the watchers (on commit, with the rest)."""
+        conn.execute(
+            update(schema.state).where(schema.state.c.key == "revision").values(value=revision)
+        )
+        if self.is_postgres:
+            conn.execute(text("SELECT pg_notify(:c, :r)"), {"c": CHANNEL, "r": str(revision)})
 
     def _lock_revision(self, conn: Connection) -> int:
         query = _REVISION
@@ -181,8 +185,11 @@ class Store:
             if rows:
                 conn.execute(insert(table), rows)
         deleted = [c.id for c in by_kind.get("servers", []) if c.action == "delete"]
-        for chunk in _chunks(deleted):  # a password dies with its server
+        for chunk in _chunks(deleted):  # a password and NIC addresses die with their server
             conn.execute(delete(schema.passwords).where(schema.passwords.c.server_id.in_(chunk)))
+            conn.execute(
+                delete(schema.nic_addresses).where(schema.nic_addresses.c.server_id.in_(chunk))
+            )
         if {"ports", "servers"} & by_kind.keys():
             before, after = _address_rows(old), _address_rows(new)
             stale = [p for p in before.keys() | after.keys() if before.get(p) != after.get(p)]
@@ -220,6 +227,45 @@ class Store:
             result = conn.execute(delete(table).where(table.c.server_id == server_id))
             return bool(result.rowcount)
 
+    # -- NIC addresses -----------------------------------------------------------------
+
+    def nic_addresses(self) -> dict[str, tuple[str, str]]:
+        """MAC -> (bus, address) of every NIC a host agent has reported."""
+        with self._read() as conn:
+            return self._nic_addresses(conn)
+
+    def _nic_addresses(self, conn: Connection) -> dict[str, tuple[str, str]]:
+        table = schema.nic_addresses
+        rows = conn.execute(select(table.c.mac_address, table.c.bus, table.c.address))
+        return {mac: (bus, address) for mac, bus, address in rows}
+
+    def set_nic_addresses(self, server_id: str, addresses: dict[str, tuple[str, str]]) -> bool:
+        """Replace the server's NIC addresses (MAC -> (bus, address)); True if they changed.
+
+        A change moves the revision, so the metadata services follow it as any other.
+        """
+        table = schema.nic_addresses
+        wanted = {mac.lower(): where for mac, where in addresses.items()}
+        with self._write() as conn:
+            revision = self._lock_revision(conn)
+            query = select(table.c.mac_address, table.c.bus, table.c.address).where(
+                table.c.server_id == server_id
+            )
+            current = {mac: (bus, address) for mac, bus, address in conn.execute(query)}
+            if current == wanted:
+                return False
+            conn.execute(delete(table).where(table.c.server_id == server_id))
+            for chunk in _chunks(list(wanted)):  # a MAC moved from another server
+                conn.execute(delete(table).where(table.c.mac_address.in_(chunk)))
+            rows = [
+                {"mac_address": mac, "server_id": server_id, "bus": bus, "address": address}
+                for mac, (bus, address) in wanted.items()
+            ]
+            if rows:
+                conn.execute(insert(table), rows)
+            self._bump(conn, revision + 1)
+            return True
+
     # -- reading -----------------------------------------------------------------------
 
     def load(self) -> Topology:
@@ -241,8 +287,8 @@ class Store:
         with self._read() as conn:
             return int(conn.execute(_REVISION).scalar_one())
 
-    def load_at(self) -> tuple[int, Topology]:
-        """The revision and the topology it names, read as one snapshot.
+    def load_at(self) -> tuple[int, Topology, dict[str, tuple[str, str]]]:
+        """The revision, the topology and the NIC addresses it names, read as one snapshot.
 
         PostgreSQL's default isolation lets two statements of one transaction see different
         commits, so this read asks for REPEATABLE READ there; SQLite's read transaction is
@@ -253,7 +299,7 @@ class Store:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 revision = int(conn.execute(_REVISION).scalar_one())
-                return revision, self._load(conn)
+                return revision, self._load(conn), self._nic_addresses(conn)
 
     def watch(self) -> RevisionWatch:
         """A long-lived waiter for the revision to move (see :class:`RevisionWatch`)."""
