@@ -12,7 +12,8 @@ lock=${GUESTMETA_LOCK:-requirements.lock}
 # libvirt and QEMU run the guests (libvirt-dev and pkg-config build libvirt-python);
 # cloud-init is the real consumer the tests check our documents with.
 apt_packages=(postgresql libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
-    pkg-config qemu-system-x86 cloud-init)
+    pkg-config qemu-system-x86 cloud-init
+    genisoimage xorriso mtools dosfstools)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
