@@ -35,7 +35,8 @@ _BOND_PARAMETERS = (
 
 
 def _prefix(address: str, netmask: str) -> str:
-    return f"{address}/{ipaddress.ip_network(f'{address}/{netmask}', strict=False).prefixlen}"
+    """``address/prefix`` from a dotted or colon-separated mask (ipaddress takes only v4)."""
+    return f"{address}/{bin(int(ipaddress.ip_address(netmask))).count('1')}"
 
 
 def _route(route: dict[str, Any]) -> dict[str, str]:
@@ -63,7 +64,8 @@ def _addressing(networks: list[dict[str, Any]], dns: list[str]) -> dict[str, Any
         body["accept-ra"] = False
     if addresses:
         body["addresses"] = addresses
-        body["nameservers"] = {"addresses": list(dns), "search": []}
+        if dns:
+            body["nameservers"] = {"addresses": list(dns), "search": []}
     if routes:
         body["routes"] = routes
     return body
