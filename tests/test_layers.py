@@ -24,6 +24,7 @@ ALLOWED = {
     "drives": {"model", "documents"},
     "host": {"model", "store", "apply", "documents", "domainxml", "drives", "libvirt"},
     "inventory": {"model", "domainxml", "libvirt"},
+    "service": {"model", "store", "documents"},
     "cli": {
         "model",
         "store",
@@ -34,6 +35,7 @@ ALLOWED = {
         "libvirt",
         "host",
         "inventory",
+        "service",
     },
 }
 

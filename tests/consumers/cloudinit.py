@@ -236,3 +236,42 @@ def read_nocloud(path: str | Path) -> dict[str, Any]:
         raise CloudInitError(f"NoCloud seed read failed:\n{proc.stderr.strip()}")
     raw = json.loads(proc.stdout)
     return {k: v if k.endswith("(parsed)") else base64.b64decode(v) for k, v in raw.items()}
+
+
+_READ_SERVICE = r"""
+import base64, json, sys
+from cloudinit.sources.helpers import ec2 as ec2_utils
+from cloudinit.sources.helpers import openstack
+
+def plain(value):
+    if isinstance(value, bytes):
+        return {"__bytes__": base64.b64encode(value).decode()}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+url = sys.argv[1]
+openstack_md = openstack.MetadataReader(url, retries=0).read_v2()
+ec2 = ec2_utils.get_instance_metadata("2009-04-04", url, retries=0)
+user = ec2_utils.get_instance_userdata("2009-04-04", url, retries=0)
+print(json.dumps(plain({"openstack": openstack_md, "ec2": ec2, "ec2-user-data": user})))
+"""
+
+
+def read_service(url: str) -> dict[str, Any]:
+    """What cloud-init's OpenStack datasource (``MetadataReader(url).read_v2()``) and its
+    EC2 crawler (``ec2_utils.get_instance_metadata``/``get_instance_userdata``, version
+    2009-04-04) read from a metadata service, under Debian's python."""
+    proc = subprocess.run(
+        [SYSTEM_PYTHON, "-c", _READ_SERVICE, url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise CloudInitError(f"MetadataReader failed:\n{proc.stderr.strip()}")
+    result: dict[str, Any] = _unplain(json.loads(proc.stdout))
+    return result

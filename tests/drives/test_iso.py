@@ -70,7 +70,7 @@ def test_cloud_init_reads_our_documents_unchanged(iso: Path, tmp_path: Path) -> 
     meta = dict(read["metadata"])
     # cloud-init adds its own two names and hands over the seed decoded.
     assert meta.pop("instance-id") == SERVER_ID
-    assert meta.pop("local-hostname") == "matrix-vm"
+    assert meta.pop("local-hostname") == "matrix-vm.novalocal"
     assert meta.pop("random_seed") == drive_seed(SERVER)
     ours = json.loads(tree["openstack/2018-08-27/meta_data.json"])
     del ours["random_seed"]

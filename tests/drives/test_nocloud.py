@@ -27,7 +27,7 @@ def test_cloud_init_reads_the_seed(fs: FileSystem, tmp_path: Path) -> None:
     # By hand from the matrix server: its id, host name and key.
     assert read["meta-data (parsed)"] == {
         "instance-id": SERVER_ID,
-        "local-hostname": "matrix-vm",
+        "local-hostname": "matrix-vm.novalocal",  # Nova's default dhcp_domain
         "public-keys": [KEY.public_key],
     }
     assert read["user-data"] == SERVER.user_data

@@ -119,6 +119,8 @@ class PortSteps(Context):
                 device_owner=owner or "",
                 project_id=f.text("project_id", "tenant_id"),
                 trunk=self.trunk(f, old),
+                tag=f.text("tag") or None,
+                vlan=self.vif_vlan(f),
                 seq=port_seq,
             )
             pending.append((d, kwargs, entries))
@@ -184,6 +186,19 @@ class PortSteps(Context):
             if subnet.network_id == network_id and ip in subnet.network:
                 return subnet.id
         f.error("ip_address", f"{address} is in no subnet of network {network_id}")
+        return None
+
+    def vif_vlan(self, f: Fields) -> int | None:
+        """``binding:vif_details.vlan``: Neutron writes it as a string ("120") or a number."""
+        details = f.mapping("binding:vif_details")
+        if not details or details.get("vlan") in (None, ""):
+            return None
+        value = details["vlan"]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+        f.error("binding:vif_details.vlan", f"must be a VLAN id, not {value!r}")
         return None
 
     def trunk(self, f: Fields, old: Port | None) -> Trunk | None:

@@ -122,9 +122,22 @@ class ServerSteps(Context):
                 image_id=image_id if isinstance(image_id, str) and image_id else None,
                 flavor=self.server_flavor(f, flavors),
                 launch_index=f.integer("OS-EXT-SRV-ATTR:launch_index") or 0,
+                security_groups=self.security_groups(f),
+                reservation_id=f.text("OS-EXT-SRV-ATTR:reservation_id") or None,
             )
             if server is not None:
                 self.new.servers[d.id] = server
+
+    def security_groups(self, f: Fields) -> tuple[str, ...]:
+        """Group names: Nova's body lists ``{"name": ...}`` mappings; plain names also do."""
+        names: list[str] = []
+        for i, item in enumerate(f.items("security_groups") or []):
+            name = item.get("name") if isinstance(item, dict) else item
+            if isinstance(name, str) and name:
+                names.append(name)
+            else:
+                f.error(f"security_groups[{i}]", "must be a name or a mapping with a name")
+        return tuple(dict.fromkeys(names))
 
     def created(self, f: Fields, old: Server | None) -> datetime:
         text = f.text("created")

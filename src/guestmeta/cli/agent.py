@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from guestmeta.cli.common import ConnectOption, app, fail, open_store
-from guestmeta.cli.render import VendorDirOption
+from guestmeta.cli.render import DhcpDomainOption, VendorDirOption
+from guestmeta.documents.options import DEFAULT_DHCP_DOMAIN
 from guestmeta.drives.kinds import FileSystem, Layout
 
 
@@ -47,6 +48,7 @@ def agent(
         FileSystem, typer.Option("--drive-fs", help="file system of the config drives")
     ] = FileSystem.iso9660,
     vendor_dir: VendorDirOption = None,
+    dhcp_domain: DhcpDomainOption = DEFAULT_DHCP_DOMAIN,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="also log every check")
     ] = 0,
@@ -62,7 +64,7 @@ def agent(
     """
     from pathlib import Path
 
-    from guestmeta.documents import VendorData, VendorDataError
+    from guestmeta.documents import DocumentOptions, VendorData, VendorDataError
     from guestmeta.host.agent import Agent
     from guestmeta.host.drives import DriveKeeper
     from guestmeta.libvirt.connection import LibvirtUnreachable
@@ -76,7 +78,8 @@ def agent(
             vendor = VendorData.from_dir(vendor_dir)
         except VendorDataError as exc:
             fail(f"guestmeta: {exc}")
-        drives = DriveKeeper(directory, drive_layout, drive_fs, vendor)
+        options = DocumentOptions(dhcp_domain=dhcp_domain, vendor=vendor)
+        drives = DriveKeeper(directory, drive_layout, drive_fs, options)
 
     # Our own loggers speak; libraries (Alembic, SQLAlchemy) only when something is wrong.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")

@@ -8,7 +8,8 @@ import typer
 
 from guestmeta.cli.common import Format, FormatOption, app, fail, load_server
 from guestmeta.cli.output import as_json
-from guestmeta.cli.render import VendorDirOption
+from guestmeta.cli.render import DhcpDomainOption, VendorDirOption
+from guestmeta.documents.options import DEFAULT_DHCP_DOMAIN
 from guestmeta.drives.kinds import DriveError, FileSystem, Layout
 
 
@@ -48,6 +49,7 @@ def configdrive(
         Layout, typer.Option("--layout", help="config-2 (OpenStack) or nocloud (cidata)")
     ] = Layout.config_2,
     vendor_dir: VendorDirOption = None,
+    dhcp_domain: DhcpDomainOption = DEFAULT_DHCP_DOMAIN,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Write SERVER's config drive to --output; 'configdrive inspect PATH' reads any drive.
@@ -56,7 +58,7 @@ def configdrive(
     alone. 'inspect' lists a drive's files and says what a guest would read and reject
     (exit 1 when it would reject something). A server named 'inspect' is given by its id.
     """
-    from guestmeta.documents import VendorData, VendorDataError
+    from guestmeta.documents import DocumentOptions, VendorData, VendorDataError
 
     if server == "inspect" and path is not None:
         _inspect(path, fmt)
@@ -73,7 +75,8 @@ def configdrive(
         fail(f"guestmeta: {exc}")
     topology, server_id = load_server(server)
     try:
-        data = build_drive(topology, server_id, fs=fs, layout=layout, vendor=vendor)
+        options = DocumentOptions(dhcp_domain=dhcp_domain, vendor=vendor)
+        data = build_drive(topology, server_id, fs=fs, layout=layout, options=options)
         written = write_drive(output, data)
     except (DriveError, VendorDataError) as exc:
         fail(f"guestmeta: {exc}")

@@ -18,6 +18,7 @@ from guestmeta.cli import agent as _agent  # noqa: F401  (registers its commands
 from guestmeta.cli import configdrive as _configdrive  # noqa: F401  (registers its commands)
 from guestmeta.cli import inventory as _inventory  # noqa: F401  (registers its commands)
 from guestmeta.cli import ports as _ports  # noqa: F401  (registers its commands)
+from guestmeta.cli import serve as _serve  # noqa: F401  (registers its commands)
 from guestmeta.cli import views
 from guestmeta.cli.common import (
     Format,

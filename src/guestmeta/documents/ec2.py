@@ -8,9 +8,11 @@ crawls all of them and retries what answers 404.
 EC2 ids are derived, never random, so that they stay the same across renders: the
 instance id is ``i-`` and the hex number of a Nova-style domain name
 (``instance-0000002a`` -> ``i-0000002a``, what Nova itself reports), otherwise the start
-of the server id; ``ami-`` likewise from the image id. Leaves the store cannot fill
-truthfully (``public-ipv4`` without a floating IP, ``local-ipv4`` without an IPv4
-address) are left out rather than served empty.
+of the server id; ``ami-`` likewise from the image id (Nova numbers images in its own
+database). ``reservation-id`` and ``security-groups`` come from the server's API body.
+Leaves the store cannot fill truthfully are left out, where Nova serves something else:
+``public-ipv4`` without a floating IP (Nova: empty), ``local-ipv4`` without a fixed IPv4
+address (Nova: the caller's address, which behind a proxy is not the guest's).
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from typing import Any
 
 from guestmeta.documents import versions
 from guestmeta.documents.meta_data import availability_zone, hostname
+from guestmeta.documents.options import DocumentOptions
 from guestmeta.model import Port, Server, Topology, TopologyIndex
 
 _NOVA_DOMAIN = re.compile(r"^instance-([0-9a-f]{8})$")
 _HEX = re.compile(r"^[0-9a-f]{8,}$")
 KEY_NAME = "_name"  # a directory's name in its parent's listing, as Nova marks it
+# What Nova reports for a server whose ports have no other group: Neutron's default.
+DEFAULT_SECURITY_GROUPS = ("default",)
 
 
 def ec2_id(prefix: str, value: str | None) -> str:
@@ -75,25 +80,35 @@ def _block_device_mapping(server: Server) -> dict[str, str]:
     return mapping
 
 
+def reservation_id(server: Server) -> str:
+    """The server's reservation from its API body; else one derived from its id, stable
+    across renders (Nova draws one per boot request)."""
+    return server.reservation_id or "r-" + hashlib.sha256(server.id.encode()).hexdigest()[:8]
+
+
 def ec2_meta_data(
-    topology: Topology, server_id: str, version: str = versions.LATEST
+    topology: Topology,
+    server_id: str,
+    version: str = versions.LATEST,
+    options: DocumentOptions | None = None,
 ) -> dict[str, Any]:
-    """The ``meta-data`` of ``version`` as a nested dict (Nova's ``get_ec2_metadata``)."""
+    """The ``meta-data`` of ``version`` as a nested dict (Nova's ``get_ec2_metadata``),
+    keys in Nova's order (a drive's JSON keeps it; listings sort)."""
     server = topology.servers[server_id]
-    host = hostname(topology, server_id)
+    host = hostname(topology, server_id, options)
     index = topology.index
     local, public = _addresses(index, index.ports(server_id))
     data: dict[str, Any] = {
         "ami-id": ec2_id("ami", server.image_id),
         "ami-launch-index": server.launch_index,
-        "ami-manifest-path": "(unknown)",
-        "hostname": host,
+        "ami-manifest-path": "FIXME",  # what Nova serves: EC2 had S3 manifests, Nova none
         "instance-id": instance_id(server),
-        # Nova draws a reservation per boot request; one per server, derived, is stable.
-        "reservation-id": "r-" + hashlib.sha256(server.id.encode()).hexdigest()[:8],
+        "hostname": host,
     }
     if local is not None:
         data["local-ipv4"] = local
+    data["reservation-id"] = reservation_id(server)
+    data["security-groups"] = list(server.security_groups or DEFAULT_SECURITY_GROUPS)
     keypair = index.keypair(server)
     if keypair is not None:
         data["public-keys"] = {
@@ -112,7 +127,7 @@ def ec2_meta_data(
         data["placement"] = {"availability-zone": availability_zone(server)}
     if versions.has(version, "2008-09-01"):
         data["instance-action"] = "none"
-    return dict(sorted(data.items()))
+    return data
 
 
 def listing(data: dict[str, Any]) -> bytes:

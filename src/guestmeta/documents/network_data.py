@@ -220,16 +220,15 @@ def _networks(
                 "id": f"network{number}",
                 "type": kind,
                 "link": link.body["id"],
-                "network_id": port.network_id,
             }
             number += 1
-            if dhcp:
-                out.append((entry, dns))
-                continue
-            first = subnet.id not in routed
-            routed.add(subnet.id)
-            entry.update(_static(subnet, fixed, with_routes=first))
-            entry["services"] = dns
+            if not dhcp:  # keys in Nova's order: the address before the network id
+                first = subnet.id not in routed
+                routed.add(subnet.id)
+                entry.update(_static(subnet, fixed, with_routes=first))
+            entry["network_id"] = port.network_id
+            if not dhcp:
+                entry["services"] = dns
             out.append((entry, dns))
     return out
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 
-from guestmeta.documents import RANDOM_SEED_BYTES, Tree, VendorData, document_tree
+from guestmeta.documents import RANDOM_SEED_BYTES, DocumentOptions, Tree, document_tree
 from guestmeta.drives.iso import build_iso
 from guestmeta.drives.kinds import LABELS, DriveError, FileSystem, Layout
 from guestmeta.drives.layout import files_of
@@ -35,7 +35,7 @@ def drive_seed(server: Server) -> bytes:
     return shake.digest(RANDOM_SEED_BYTES)
 
 
-def drive_tree(topology: Topology, server_id: str, vendor: VendorData | None = None) -> Tree:
+def drive_tree(topology: Topology, server_id: str, options: DocumentOptions | None = None) -> Tree:
     """The document tree a drive holds: the service's tree with the drive's seed."""
     server = topology.servers[server_id]
     if server.user_data is not None and len(server.user_data) > MAX_USER_DATA:
@@ -43,7 +43,7 @@ def drive_tree(topology: Topology, server_id: str, vendor: VendorData | None = N
             f"server {server.name} ({server.id}): user data is {len(server.user_data)} bytes,"
             f" more than {MAX_USER_DATA}"
         )
-    return document_tree(topology, server_id, vendor, random_seed=drive_seed(server))
+    return document_tree(topology, server_id, options, random_seed=drive_seed(server))
 
 
 def image(files: dict[str, bytes], layout: Layout, fs: FileSystem, server: Server) -> bytes:
@@ -69,8 +69,8 @@ def build_drive(
     *,
     fs: FileSystem = FileSystem.iso9660,
     layout: Layout = Layout.config_2,
-    vendor: VendorData | None = None,
+    options: DocumentOptions | None = None,
 ) -> bytes:
     """The config drive of one server as image bytes (ISO 9660 ``config-2`` by default)."""
-    files = files_of(drive_tree(topology, server_id, vendor), layout)
+    files = files_of(drive_tree(topology, server_id, options), layout)
     return image(files, layout, fs, topology.servers[server_id])

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from guestmeta.documents import VendorData
+from guestmeta.documents import DocumentOptions
 from guestmeta.drives import DriveError, FileSystem, Layout, drive_tree, files_of
 from guestmeta.drives.build import image
 from guestmeta.drives.write import write_drive
@@ -48,7 +48,7 @@ class DriveKeeper:
     directory: Path
     layout: Layout = Layout.config_2
     fs: FileSystem = FileSystem.iso9660
-    vendor: VendorData | None = None
+    options: DocumentOptions | None = None
     # Domain name -> (digest of the drive's files, image path) last put on the domain.
     kept: dict[str, tuple[str, Path]] = field(default_factory=dict)
 
@@ -67,7 +67,7 @@ class DriveKeeper:
         An unchanged drive costs one build of its files and no libvirt call, unless
         ``check`` asks to look at the domain's cdrom too (the periodic pass does).
         """
-        files = files_of(drive_tree(topology, server_id, self.vendor), self.layout)
+        files = files_of(drive_tree(topology, server_id, self.options), self.layout)
         digest = _digest(files)
         old = self.kept.get(name)
         if old is not None and old[0] == digest and old[1].exists():

@@ -80,6 +80,11 @@ class Port:
     device_owner: str = ""
     project_id: str | None = None
     trunk: Trunk | None = None
+    # Nova's device tag of the interface (``tag`` of os-interface and of a server's
+    # ``networks``) and the VLAN Neutron binds an SR-IOV port to (``binding:vif_details``
+    # ``vlan``): what makes Nova list a NIC under meta_data.json's ``devices``.
+    tag: str | None = None
+    vlan: int | None = None
     # Order of attachment to its server; not part of the port's identity.
     seq: int = field(default=0, compare=False)
 
@@ -97,6 +102,12 @@ class Port:
             )
         for i, ip in enumerate(self.fixed_ips):
             c.parse(f"fixed_ips[{i}].ip_address", parse_ip, ip.ip_address)
+        if self.vlan is not None:
+            c.check(
+                "binding:vif_details.vlan",
+                1 <= self.vlan <= 4094,
+                f"VLAN id {self.vlan} is outside 1-4094",
+            )
         if self.trunk is not None:
             seen: set[int] = set()
             for i, sub in enumerate(self.trunk.sub_ports):

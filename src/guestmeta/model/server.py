@@ -72,6 +72,10 @@ class Server:
     image_id: str | None = None
     flavor: Flavor = field(default_factory=Flavor)
     launch_index: int = 0
+    # Names of the security groups, as Nova's server body lists them (EC2's
+    # ``security-groups``), and the boot request's reservation (EC2's ``reservation-id``).
+    security_groups: tuple[str, ...] = ()
+    reservation_id: str | None = None
 
     def __post_init__(self) -> None:
         _freeze(self, "metadata")

@@ -96,6 +96,7 @@ def decode_server(d: dict[str, Any]) -> Server:
             "created": datetime.fromisoformat(d["created"]),
             "user_data": None if user_data is None else base64.b64decode(user_data),
             "flavor": Flavor(**d["flavor"]),
+            "security_groups": tuple(d.get("security_groups", ())),
         }
     )
 

@@ -105,6 +105,16 @@ servers = Table(
     Column("data", Data, nullable=False),
 )
 
+# What a guest posted as its password (cloudbase-init encrypts it with the instance's SSH
+# key first). Not part of the topology: it does not move the revision, and the documents
+# never hold it; the metadata service reads it per request.
+passwords = Table(
+    "passwords",
+    metadata,
+    Column("server_id", String(255), primary_key=True),
+    Column("password", String(1020), nullable=False),
+)
+
 TABLES = {
     "networks": networks,
     "subnets": subnets,

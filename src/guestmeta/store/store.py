@@ -178,6 +178,9 @@ class Store:
             rows = [_row(kind, items[c.id]) for c in kind_changes if c.action != "delete"]
             if rows:
                 conn.execute(insert(table), rows)
+        deleted = [c.id for c in by_kind.get("servers", []) if c.action == "delete"]
+        for chunk in _chunks(deleted):  # a password dies with its server
+            conn.execute(delete(schema.passwords).where(schema.passwords.c.server_id.in_(chunk)))
         if {"ports", "servers"} & by_kind.keys():
             before, after = _address_rows(old), _address_rows(new)
             stale = [p for p in before.keys() | after.keys() if before.get(p) != after.get(p)]
@@ -186,6 +189,34 @@ class Store:
             rows = [row for p in stale for row in after.get(p, [])]
             if rows:
                 conn.execute(insert(schema.fixed_ips), rows)
+
+    # -- passwords ---------------------------------------------------------------------
+
+    def password(self, server_id: str) -> str | None:
+        """What the server's guest posted, or None."""
+        table = schema.passwords
+        with self._read() as conn:
+            query = select(table.c.password).where(table.c.server_id == server_id)
+            return conn.execute(query).scalar_one_or_none()
+
+    def set_password(self, server_id: str, password: str) -> bool:
+        """Keep the first password a guest posts; False when one is already set (Nova: 409)."""
+        table = schema.passwords
+        with self._write() as conn:
+            self._lock_revision(conn)  # serialises two first posts on PostgreSQL
+            if conn.execute(
+                select(table.c.server_id).where(table.c.server_id == server_id)
+            ).first():
+                return False
+            conn.execute(insert(table).values(server_id=server_id, password=password))
+            return True
+
+    def clear_password(self, server_id: str) -> bool:
+        """Forget the password so the guest may post a new one; False if none was set."""
+        table = schema.passwords
+        with self._write() as conn:
+            result = conn.execute(delete(table).where(table.c.server_id == server_id))
+            return bool(result.rowcount)
 
     # -- reading -----------------------------------------------------------------------
 

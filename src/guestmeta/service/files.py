@@ -1,0 +1,87 @@
+"""One server's answers, built once per change and served as they are.
+
+The request path only looks up a path here and writes the bytes out: every body, its
+content type and its header list are ready. The one part that must differ on every
+request, ``random_seed`` in ``meta_data.json`` (Nova gives fresh entropy each time), is a
+placeholder of the seed's exact length whose offset is kept, so a request splices fresh
+bytes in without parsing or rendering anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+
+from guestmeta.documents import (
+    RANDOM_SEED_BYTES,
+    RANDOM_SEED_PLACEHOLDER,
+    Document,
+    DocumentOptions,
+    service_tree,
+)
+from guestmeta.model import Topology
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A 200 answer: body, content type and the header list an ASGI server takes."""
+
+    body: bytes
+    content_type: str
+    headers: tuple[tuple[bytes, bytes], ...]
+    seed_at: int = -1  # where the random seed's placeholder starts, or -1
+
+    @classmethod
+    def of(cls, document: Document) -> Reply:
+        body = document.body
+        headers = (
+            (b"content-type", document.content_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+        )
+        seed_at = -1 if document.seed_at is None else document.seed_at
+        return cls(body, document.content_type, headers, seed_at)
+
+    @classmethod
+    def plain(cls, body: bytes, content_type: str) -> Reply:
+        """An answer made on the spot (a token, a password), with no seed in it."""
+        headers = (
+            (b"content-type", content_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+        )
+        return cls(body, content_type, headers)
+
+    def render(self) -> bytes:
+        """The body to send now: with a fresh random seed where the document has one."""
+        if self.seed_at < 0:
+            return self.body
+        seed = base64.b64encode(os.urandom(RANDOM_SEED_BYTES))
+        end = self.seed_at + len(RANDOM_SEED_PLACEHOLDER)
+        return self.body[: self.seed_at] + seed + self.body[end:]
+
+
+ServerFiles = dict[str, Reply]
+
+
+def build_files(
+    topology: Topology,
+    server_id: str,
+    options: DocumentOptions,
+    shared: dict[tuple[str, bytes], Reply] | None = None,
+) -> ServerFiles:
+    """Every path of the server's tree. ``shared`` lets identical answers be one object.
+
+    Listings, version directories and vendor data are the same for most servers; keeping
+    one copy of each is what lets one process hold tens of thousands of servers.
+    """
+    files: ServerFiles = {}
+    for path, document in service_tree(topology, server_id, options).items():
+        if shared is None:
+            files[path] = Reply.of(document)
+            continue
+        key = (document.content_type, document.body)
+        reply = shared.get(key)
+        if reply is None:
+            reply = shared[key] = Reply.of(document)
+        files[path] = reply
+    return files

@@ -1,0 +1,277 @@
+"""Running the service: sockets, worker processes, and the admin listener.
+
+The supervisor binds every socket itself, before any worker exists, for three reasons:
+a listener bound to an interface (``SO_BINDTODEVICE``) or a per-server channel is not
+something an HTTP server's own ``--host/--port`` can express; a bad address fails once,
+in one line, before anything started; and the workers share the sockets, so the kernel
+spreads connections over them. Each worker runs uvicorn (httptools, uvloop) on those
+sockets, one app per listener, and follows the store on its own. The supervisor answers
+the admin listener (``/healthz``, ``/metrics``) and restarts a worker that dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.sharedctypes import SynchronizedArray
+from typing import Any
+
+from guestmeta.service.settings import Endpoint, Listener, Settings
+
+log = logging.getLogger(__name__)
+NOT_READY = -1
+
+
+class ServeError(RuntimeError):
+    """The service cannot start (a socket that cannot be bound, a store that cannot open)."""
+
+
+def bind(endpoint: Endpoint, interface: str = "") -> socket.socket:
+    """A listening socket, bound before any worker starts (one line on failure)."""
+    try:
+        if endpoint.path:
+            with contextlib.suppress(FileNotFoundError):
+                if not os.path.exists(endpoint.path) or _is_socket(endpoint.path):
+                    os.unlink(endpoint.path)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.bind(endpoint.path)
+            os.chmod(endpoint.path, 0o660)
+        else:
+            family = socket.AF_INET6 if ":" in endpoint.host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if interface:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+            sock.bind((endpoint.host, endpoint.port))
+        sock.listen(1024)
+        sock.set_inheritable(True)
+        return sock
+    except OSError as exc:
+        where = f"{endpoint}" + (f" on {interface}" if interface else "")
+        raise ServeError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+
+
+def _is_socket(path: str) -> bool:
+    import stat
+
+    return stat.S_ISSOCK(os.lstat(path).st_mode)
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, db: str | None) -> None:
+        self.settings = settings
+        self.db = db
+        self.sockets = [bind(li.endpoint, li.interface) for li in settings.listeners]
+        self.admin_socket = bind(settings.admin) if settings.admin else None
+        self.metrics_dir = tempfile.mkdtemp(prefix="guestmeta-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = self.metrics_dir
+        from guestmeta.service import tokens
+
+        self.secret = tokens.new_secret()
+        self.revisions: SynchronizedArray[int] = multiprocessing.Array("q", settings.workers)
+        self.context = multiprocessing.get_context("fork")
+        self.workers: list[Any] = [None] * settings.workers
+        self.stopping = threading.Event()
+
+    def _spawn(self, index: int) -> None:
+        self.revisions[index] = NOT_READY
+        process = self.context.Process(
+            target=_worker,
+            args=(self.settings, self.db, self.sockets, self.secret, self.revisions, index),
+            name=f"guestmeta-serve-{index}",
+            daemon=True,
+        )
+        process.start()
+        self.workers[index] = process
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        alive = [bool(w is not None and w.is_alive()) for w in self.workers]
+        revisions = [self.revisions[i] for i in range(self.settings.workers)]
+        ready = all(alive) and all(r != NOT_READY for r in revisions)
+        body = {"ready": ready, "workers": len(alive), "alive": sum(alive), "revisions": revisions}
+        return (200 if ready else 503), body
+
+    def run(self) -> int:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stopping.set())
+        for index in range(self.settings.workers):
+            self._spawn(index)
+        admin = self._admin() if self.admin_socket is not None else None
+        try:
+            while not self.stopping.wait(0.5):
+                for index, process in enumerate(self.workers):
+                    if not process.is_alive():
+                        from guestmeta.service.exposition import forget
+
+                        forget(process.pid, self.metrics_dir)
+                        log.warning(
+                            "worker %d exited with %s; starting another", index, process.exitcode
+                        )
+                        self._spawn(index)
+        finally:
+            if admin is not None:
+                admin.shutdown()
+            for process in self.workers:
+                if process is not None and process.is_alive():
+                    process.terminate()
+            for process in self.workers:
+                if process is not None:
+                    process.join(timeout=10)
+            for sock in self.sockets:
+                sock.close()
+            for listener in self.settings.listeners:
+                if listener.endpoint.path:
+                    with contextlib.suppress(OSError):
+                        os.unlink(listener.endpoint.path)
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
+        return 0
+
+    def _admin(self) -> ThreadingHTTPServer:
+        from guestmeta.service.exposition import exposition
+
+        supervisor = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/healthz":
+                    status, body = supervisor.health()
+                    self._send(status, "application/json", json.dumps(body).encode())
+                elif self.path == "/metrics":
+                    data = exposition(supervisor.metrics_dir)
+                    self._send(200, "text/plain; version=0.0.4; charset=utf-8", data)
+                else:
+                    self._send(404, "text/plain", b"not found\n")
+
+            def _send(self, status: int, kind: str, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        assert self.admin_socket is not None
+        server = ThreadingHTTPServer(self.admin_socket.getsockname()[:2], Handler, False)
+        server.socket.close()
+        server.socket = self.admin_socket
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, name="guestmeta-admin", daemon=True).start()
+        return server
+
+
+def _worker(
+    settings: Settings,
+    db: str | None,
+    sockets: Sequence[socket.socket],
+    secret: str,
+    revisions: SynchronizedArray[int],
+    index: int,
+) -> None:
+    """One worker process: its own store connection, snapshot and event loop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
+    from guestmeta.documents import DocumentOptions, VendorData
+    from guestmeta.service.app import ListenerApp, Service, configure_access_log
+    from guestmeta.service.metrics import Metrics
+    from guestmeta.service.snapshot import Follower, Snapshot
+    from guestmeta.store import Store
+
+    if settings.access_log:
+        configure_access_log()
+    store = Store(db)
+
+    def published(snapshot: Snapshot) -> None:
+        revisions[index] = snapshot.revision
+        Metrics.revision(snapshot.revision)
+
+    vendor = VendorData.from_dir(settings.vendor_data_dir or None)
+    options = DocumentOptions(dhcp_domain=settings.dhcp_domain, vendor=vendor)
+    follower = Follower(
+        store,
+        options,
+        interval=settings.refresh_interval,
+        on_publish=published,
+        on_failure=Metrics.store_failure,
+    )
+    follower.start()
+    service = Service(settings, store, follower, secret)
+    apps = [ListenerApp(service, listener) for listener in settings.listeners]
+    try:
+        _run_loop(_serve(apps, sockets, settings.listeners))
+    finally:
+        follower.stop()
+        store.close()
+
+
+def _run_loop(main: Any) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover (a dependency; asyncio still works)
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
+async def _serve(
+    apps: Sequence[Any], sockets: Sequence[socket.socket], listeners: Sequence[Listener]
+) -> None:
+    import uvicorn
+
+    from guestmeta.service.protocol import BoundedHttpToolsProtocol
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    servers = []
+    for app, sock in zip(apps, sockets, strict=True):
+        config = uvicorn.Config(
+            app,
+            lifespan="off",
+            http=BoundedHttpToolsProtocol,
+            access_log=False,
+            log_level="warning",
+            server_header=False,
+            timeout_keep_alive=5,
+            h11_max_incomplete_event_size=16384,
+        )
+        config.load()
+        server = uvicorn.Server(config)
+        server.lifespan = config.lifespan_class(config)
+        await server.startup(sockets=[sock])
+        servers.append((server, sock))
+    counter = 0
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.1)
+        counter += 1
+        for server, _sock in servers:
+            await server.on_tick(counter)
+    for server, sock in servers:
+        await server.shutdown(sockets=[sock])
+    del listeners
+
+
+def serve(settings: Settings, db: str | None) -> int:
+    """Run until SIGTERM or SIGINT; the exit status."""
+    started = time.monotonic()
+    supervisor = Supervisor(settings, db)
+    log.info(
+        "serving on %s with %d worker(s) (%.2f s to bind)",
+        ", ".join(str(li.endpoint) for li in settings.listeners),
+        settings.workers,
+        time.monotonic() - started,
+    )
+    return supervisor.run()

@@ -1,0 +1,171 @@
+"""What the service answers from: every server's files at one store revision.
+
+A :class:`Snapshot` is never changed once published. The :class:`Follower` thread waits
+for the store's revision to move (LISTEN/NOTIFY on PostgreSQL, a short poll on SQLite),
+builds the next snapshot beside the current one (only the servers a change touched are
+built again) and publishes it with one reference assignment, so a request sees either the
+old snapshot or the new one, never a mix. When the store cannot be read, the last good
+snapshot keeps serving and the follower retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from guestmeta.documents import DocumentOptions
+from guestmeta.model import Topology
+from guestmeta.model.changes import diff
+from guestmeta.service.affected import affected_servers
+from guestmeta.service.files import Reply, ServerFiles, build_files
+from guestmeta.store import Store
+
+log = logging.getLogger(__name__)
+RETRY_MAX = 5.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    revision: int
+    topology: Topology
+    files: dict[str, ServerFiles]
+    # (network id, address) -> server id; and address -> server ids on any network.
+    by_network_address: dict[tuple[str, str], str]
+    by_address: dict[str, tuple[str, ...]]
+    by_name: dict[str, str]
+    built_at: float = field(default_factory=time.monotonic)
+
+    def server_for(self, ident: str) -> str | None:
+        """A server named by id or by name (channels in the settings may use either)."""
+        if ident in self.files:
+            return ident
+        return self.by_name.get(ident)
+
+
+def _addresses(topology: Topology) -> tuple[dict[tuple[str, str], str], dict[str, tuple[str, ...]]]:
+    by_network: dict[tuple[str, str], str] = {}
+    anywhere: dict[str, list[str]] = {}
+    for network_id, _subnet, address, _port, server_id in topology.index.address_rows():
+        if not server_id or server_id not in topology.servers:
+            continue
+        by_network[(network_id, address)] = server_id
+        owners = anywhere.setdefault(address, [])
+        if server_id not in owners:
+            owners.append(server_id)
+    return by_network, {address: tuple(owners) for address, owners in anywhere.items()}
+
+
+def build_snapshot(
+    topology: Topology,
+    revision: int,
+    options: DocumentOptions,
+    previous: Snapshot | None = None,
+) -> Snapshot:
+    """The snapshot of ``topology``, reusing ``previous``'s files for untouched servers."""
+    shared: dict[tuple[str, bytes], Reply] = {}
+    if previous is None:
+        rebuild = set(topology.servers)
+    else:
+        rebuild = affected_servers(
+            previous.topology, topology, diff(previous.topology, topology)
+        ) | (set(topology.servers) - set(previous.files))
+    files: dict[str, ServerFiles] = {}
+    for server_id in topology.servers:
+        if server_id in rebuild or previous is None:
+            files[server_id] = build_files(topology, server_id, options, shared)
+        else:
+            files[server_id] = previous.files[server_id]
+    by_network, anywhere = _addresses(topology)
+    names: dict[str, str] = {}
+    for server in topology.servers.values():
+        names.setdefault(server.name, server.id)
+        names.setdefault(server.domain_name, server.id)
+    return Snapshot(revision, topology, files, by_network, anywhere, names)
+
+
+class Follower:
+    """Keeps :attr:`current` at the store's latest revision, in a thread of its own."""
+
+    def __init__(
+        self,
+        store: Store,
+        options: DocumentOptions,
+        *,
+        interval: float = 0.25,
+        on_publish: Callable[[Snapshot], None] | None = None,
+        on_failure: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.options = options
+        self.interval = interval
+        self.on_publish = on_publish
+        self.on_failure = on_failure
+        self.current: Snapshot | None = None
+        self.failures = 0
+        self.last_error = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def refresh(self) -> bool:
+        """Build and publish a new snapshot if the revision moved; True if it did."""
+        revision = self.store.revision()
+        if self.current is not None and revision == self.current.revision:
+            return False
+        topology = self.store.load()
+        # The load may have seen a later revision than the one read before it; reading
+        # the revision first means a change between the two is picked up next time.
+        snapshot = build_snapshot(topology, revision, self.options, self.current)
+        self.current = snapshot
+        if self.on_publish is not None:
+            self.on_publish(snapshot)
+        return True
+
+    def start(self) -> None:
+        """The first snapshot is built before returning, so the service never answers empty."""
+        self._first()
+        self._thread = threading.Thread(target=self._run, name="guestmeta-follower", daemon=True)
+        self._thread.start()
+
+    def _first(self) -> None:
+        delay = 0.1
+        while not self._stop.is_set():
+            try:
+                self.refresh()
+                return
+            except Exception as exc:  # the store may not be up yet: keep trying
+                self._failed(exc)
+                self._stop.wait(delay)
+                delay = min(delay * 2, RETRY_MAX)
+
+    def _run(self) -> None:
+        delay = self.interval
+        while not self._stop.is_set():
+            try:
+                current = self.current.revision if self.current else -1
+                self.store.wait_for_revision(current, self.interval)
+                self.refresh()
+                delay = self.interval
+            except Exception as exc:  # keep the last good snapshot serving
+                self._failed(exc)
+                self._stop.wait(delay)
+                delay = min(delay * 2, RETRY_MAX)
+
+    def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        if self.on_failure is not None:
+            self.on_failure()
+        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if message != self.last_error:
+            log.warning("cannot read the store, serving revision %s: %s", self._rev(), message)
+        self.last_error = message
+
+    def _rev(self) -> str:
+        return str(self.current.revision) if self.current else "none"
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
