@@ -10,7 +10,8 @@ lock=${GUESTMETA_LOCK:-requirements.lock}
 
 # System packages: PostgreSQL is the shared store (the tests start their own cluster);
 # libvirt and QEMU run the guests (libvirt-dev and pkg-config build libvirt-python);
-# cloud-init is the real consumer the tests check our documents with.
+# cloud-init is the real consumer the tests check our documents with; mtools writes vfat
+# config drives, and genisoimage, xorriso and dosfstools read drives back in the tests.
 apt_packages=(postgresql libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
     pkg-config qemu-system-x86 cloud-init
     genisoimage xorriso mtools dosfstools)
