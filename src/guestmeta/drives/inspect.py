@@ -25,19 +25,11 @@ from typing import Any
 
 import yaml
 
+from guestmeta.documents.versions import OPENSTACK_VERSIONS
 from guestmeta.drives.read import Image, read_image
 
-# The dated versions Debian 12's cloud-init (22.4) knows, oldest first.
-CLOUD_INIT_VERSIONS = (
-    "2012-08-10",
-    "2013-04-04",
-    "2013-10-17",
-    "2015-10-15",
-    "2016-06-30",
-    "2016-10-06",
-    "2017-02-22",
-    "2018-08-27",
-)
+# The dated versions Debian 12's cloud-init (22.4) knows, oldest first: up to 2018-08-27.
+CLOUD_INIT_VERSIONS = tuple(v for v in OPENSTACK_VERSIONS if v <= "2018-08-27")
 
 
 @dataclass
