@@ -21,7 +21,8 @@ ALLOWED = {
     "documents": {"model"},
     "domainxml": {"model"},
     "libvirt": {"model", "domainxml"},
-    "host": {"model", "store", "apply", "domainxml", "libvirt"},
+    "drives": {"model", "documents"},
+    "host": {"model", "store", "apply", "documents", "domainxml", "drives", "libvirt"},
     "inventory": {"model", "domainxml", "libvirt"},
     "service": {"model", "store", "documents"},
     "cli": {
@@ -30,6 +31,7 @@ ALLOWED = {
         "apply",
         "documents",
         "domainxml",
+        "drives",
         "libvirt",
         "host",
         "inventory",

@@ -15,6 +15,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 from guestmeta.apply import ApplyError, Plan, SourceError, load_document, plan_apply
 from guestmeta.apply.edit import kind_name, plan_delete
 from guestmeta.cli import agent as _agent  # noqa: F401  (registers its commands)
+from guestmeta.cli import configdrive as _configdrive  # noqa: F401  (registers its commands)
 from guestmeta.cli import inventory as _inventory  # noqa: F401  (registers its commands)
 from guestmeta.cli import ports as _ports  # noqa: F401  (registers its commands)
 from guestmeta.cli import serve as _serve  # noqa: F401  (registers its commands)

@@ -51,6 +51,7 @@ from guestmeta.libvirt.session import BACKOFF_MAX, BACKOFF_START, Session
 from guestmeta.model import Plan, Topology
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) loads only when a command opens it
+    from guestmeta.host.drives import DriveKeeper
     from guestmeta.store import Store
 
 log = logging.getLogger("guestmeta.agent")
@@ -93,8 +94,10 @@ class Agent:
         interval: float = 60.0,
         backoff_max: float = BACKOFF_MAX,
         unplug_timeout: float = UNPLUG_TIMEOUT,
+        drives: DriveKeeper | None = None,
     ) -> None:
         self.store = store
+        self.drives = drives
         self.host = host or socket.gethostname()
         self.interval = interval
         self.backoff_max = backoff_max
@@ -408,6 +411,15 @@ class Agent:
             for name in self.reload()[0]:
                 self.request(name, "ports adopted")
 
+    # -- config drives ----------------------------------------------------------------
+
+    def _keep_drives(self, *, check: bool = False) -> None:
+        """Rebuild the drives whose files changed and put them on their domains."""
+        if self.drives is not None:
+            self.drives.keep_all(
+                self.topology, self.by_domain, sorted(self.by_domain), self._lookup, check=check
+            )
+
     # -- running ---------------------------------------------------------------------
 
     def run_once(self) -> PassReport:
@@ -418,6 +430,7 @@ class Agent:
             self._find_orphans()
             self._clear_orphans()
             self._check_nics(self.wants)
+            self._keep_drives(check=True)
             return self._full_pass("one pass")
         finally:
             self._disconnect()
@@ -430,7 +443,8 @@ class Agent:
             return work
 
     def _handle(self, work: _Work) -> None:
-        if work.revision > self.revision:
+        reloaded = work.revision > self.revision
+        if reloaded:
             changed, lost_ports = self.reload()
             why = f"store revision {self.revision}"
             for name in changed:
@@ -448,6 +462,8 @@ class Agent:
                 names += [name for name in self.pending if name not in names]
             if names:
                 self._check_nics(names)
+        if work.full is not None or reloaded:
+            self._keep_drives(check=work.full is not None)
         if work.full is not None:
             report = self._full_pass(work.full)
             if report.failed:
