@@ -19,7 +19,7 @@ from guestmeta.apply import ApplyError, load_document, plan_apply
 from guestmeta.apply.edit import plan_detach
 from guestmeta.apply.source import Document
 from guestmeta.model import FloatingIP, Network, Plan, Topology
-from guestmeta.store import Result, Store, schema
+from guestmeta.store import Result, Store, StoreError, schema
 from guestmeta.store.migrate import HEAD, current_revision
 from tests.conftest import DATA, DUMP, DUMP_FILES
 
@@ -207,8 +207,11 @@ def test_a_write_failing_half_way_is_rolled_back(store: Store) -> None:
         new.floatingips["fip-b"] = replace(new.floatingips["fip-a"], id="fip-b")
         return Plan.between(current, new)
 
-    with pytest.raises(IntegrityError):
+    with pytest.raises(StoreError) as caught:  # one line, the driver's cause kept
         store.change(broken)
+    assert isinstance(caught.value.__cause__, IntegrityError)
+    assert str(caught.value).startswith("cannot write to store ")
+    assert "\n" not in str(caught.value)
     assert store.revision() == 1
     assert store.load() == before
 
