@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from guestmeta.store import Store
 from tests.cli.test_apply_errors import GUESTMETA, make_base
 
 TIMEOUT = 120  # seconds: a hang fails the test instead of the suite
@@ -118,3 +119,27 @@ def test_deep_json_on_stdin(db: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.splitlines() == ["<stdin>: nested deeper than 64 levels"]
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_field_limits_are_one_line_on_both_backends(
+    store: Store, tmp_path: Path, dry_run: bool
+) -> None:
+    """What once passed ``--dry-run`` and SQLite and failed PostgreSQL with a traceback."""
+    long_host = "h" * 256
+    bad = tmp_path / "long.yaml"
+    bad.write_text(f'servers:\n  - {{name: s, "OS-EXT-SRV-ATTR:host": {long_host}}}\n')
+    env = {k: v for k, v in os.environ.items() if k != "GUESTMETA_DB"}
+    done = subprocess.run(
+        [str(GUESTMETA), "--db", store.url, "apply", str(bad)] + (["--dry-run"] if dry_run else []),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=env,
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.splitlines() == [
+        f"{bad}: servers[0] (s): OS-EXT-SRV-ATTR:host: '{'h' * 39}... (256 characters) "
+        "is over 255 characters"
+    ]
+    assert store.revision() == 0 and not store.load().servers
