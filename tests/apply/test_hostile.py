@@ -81,6 +81,11 @@ CASES = [
         "hostile.yaml: nested deeper than 64 levels at line 2",
     ),
     source(
+        "yaml-nesting-hidden-behind-quoted-brackets",
+        "networks: " + '[ "]", ' * 50_000 + "]" * 50_000,
+        "hostile.yaml: nested deeper than 64 levels at line 1",
+    ),
+    source(
         "json-100000-nested-arrays",
         '{"networks": ' + "[" * 100_000 + "]" * 100_000 + "}",
         "hostile.yaml: nested deeper than 64 levels",

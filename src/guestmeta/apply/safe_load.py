@@ -45,7 +45,6 @@ MAX_DEPTH = 64  # the deepest real body (server, flavor, extra_specs) is under t
 EXPANSION_FACTOR = 4
 EXPANSION_CONSTANT = 1 << 16
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-_BRACKETS = re.compile(r"[\[\]{}]")
 _BLOCK_INDENT = re.compile(r"(?m)^[ \t?:-]*")
 
 
@@ -203,15 +202,15 @@ def _check_yaml_depth(name: str, text: str) -> None:
     """Refuse YAML nested deeper than MAX_DEPTH before libyaml's composer recurses into it.
 
     Each level of block nesting takes at least one character of a line's leading
-    indentation, dashes, ``?`` or ``:``, and each level of flow nesting an unclosed bracket,
-    so their sum bounds the depth. Only above the limit are the events counted exactly.
+    indentation, dashes, ``?`` or ``:``; each level of flow nesting an opening bracket, and
+    at most one of them on any path is an empty ``[]`` or ``{}``. So the longest leading run,
+    plus the opening brackets that do not close at once, plus two bound the depth (closing
+    brackets are not subtracted: a quoted ``]`` would let real nesting hide). Only above
+    the limit, as in files written in flow style throughout, are libyaml's events counted.
     """
-    flow = deepest = 0
-    for match in _BRACKETS.finditer(text):
-        flow += 1 if match.group() in "[{" else -1
-        deepest = max(deepest, flow)
+    opens = text.count("[") + text.count("{") - text.count("[]") - text.count("{}")
     block = max(map(len, _BLOCK_INDENT.findall(text)), default=0)
-    if deepest + block + 1 <= MAX_DEPTH:
+    if opens + block + 2 <= MAX_DEPTH:
         return
     depth = 0
     try:
