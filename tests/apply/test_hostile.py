@@ -96,6 +96,11 @@ CASES = [
         "hostile.yaml: networks[0].x" + "[0]" * 61 + ": nested deeper than 64 levels",
     ),
     source(
+        "four-million-empty-mappings",
+        '{"networks": [' + "{}," * 4_000_000 + "{}]}",
+        "hostile.yaml: more than 4000000 values",
+    ),
+    source(
         "integer-of-5000-digits",
         "networks:\n  - {name: n, mtu: " + "9" * 5000 + "}\n",
         "hostile.yaml: not valid YAML: Exceeds the limit (4300 digits) for integer string "

@@ -4,7 +4,9 @@ An apply file may be written by anyone the operator takes files from. Each way a
 crash, hang or fool ``guestmeta apply`` is refused here, before any item is looked at:
 
 - size: a file or stdin over ``MAX_INPUT`` bytes; FIFOs, devices and sockets (a FIFO would
-  block the open, ``/dev/zero`` never ends);
+  block the open, ``/dev/zero`` never ends); more than ``MAX_ITEMS`` values, counted before
+  parsing (every value but the first follows a comma or a line break, or opens a
+  collection), since a few bytes per value (``[{},{},...]``) would make gigabytes of objects;
 - nesting: libyaml's composer recurses in C and crashes the process on some 40,000 nested
   collections, and ``json`` raises ``RecursionError``; YAML deeper than a cheap bound is first
   measured on libyaml's event stream, which does not recurse;
@@ -39,6 +41,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Base  # type: ignore[assignment]
 
 MAX_INPUT = 64 << 20  # bytes: a dump of many thousand servers is a few MiB
+MAX_ITEMS = 4_000_000  # a 10,000-server dump has some 500,000; this many objects take ~300 MB
 MAX_DEPTH = 64  # the deepest real body (server, flavor, extra_specs) is under ten
 # A text expands to at most this many nodes-plus-characters per byte (and a constant) when
 # nothing is aliased; anything beyond it is aliases repeating what they name.
@@ -161,11 +164,14 @@ class _Loader(_Base):
 def parse_text(path: str, text: str) -> Any:
     """The data of a file's text, JSON or YAML, checked by ``check_tree``."""
     name = display_name(path)
+    opens = text.count("[") + text.count("{")
+    if opens + text.count(",") + text.count("\n") > MAX_ITEMS:
+        raise SourceError(f"{name}: more than {MAX_ITEMS} values")
     if name.endswith(".json") or text.lstrip().startswith(("{", "[")):
         data = _parse_json(name, text)
         check_tree(name, data, None)
         return data
-    _check_yaml_depth(name, text)
+    _check_yaml_depth(name, text, opens)
     try:
         data = yaml.load(text, Loader=_Loader)  # a safe loader
     except yaml.YAMLError as exc:
@@ -198,7 +204,7 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
-def _check_yaml_depth(name: str, text: str) -> None:
+def _check_yaml_depth(name: str, text: str, opens: int) -> None:
     """Refuse YAML nested deeper than MAX_DEPTH before libyaml's composer recurses into it.
 
     Each level of block nesting takes at least one character of a line's leading
@@ -208,7 +214,7 @@ def _check_yaml_depth(name: str, text: str) -> None:
     brackets are not subtracted: a quoted ``]`` would let real nesting hide). Only above
     the limit, as in files written in flow style throughout, are libyaml's events counted.
     """
-    opens = text.count("[") + text.count("{") - text.count("[]") - text.count("{}")
+    opens -= text.count("[]") + text.count("{}")
     block = max(map(len, _BLOCK_INDENT.findall(text)), default=0)
     if opens + block + 2 <= MAX_DEPTH:
         return
