@@ -228,3 +228,21 @@ def test_fifo_named_on_its_own_does_not_hang(tmp_path: Path) -> None:
         f"{fifo}: a FIFO, not a file",
         "/dev/zero: a device, not a file",
     ]
+
+
+def test_table_prints_names_as_text_not_markup(tmp_path: Path) -> None:
+    """A ``[/]`` in a name was read as rich markup and ended ``ips`` with a traceback."""
+    write(
+        tmp_path,
+        "gmtest-markup.xml",
+        persistent("gmtest-markup", UUID, element(name="[/]&#10;[red]x", ports=[])),
+    )
+    done = subprocess.run(
+        [GUESTMETA, "ips", "--xml", str(tmp_path), "--all"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    (row,) = (line for line in done.stdout.splitlines() if "gmtest-markup" in line)
+    assert "[/]\\n[red]x" in row

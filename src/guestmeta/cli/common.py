@@ -9,7 +9,7 @@ import typer
 
 from guestmeta.apply import ApplyError
 from guestmeta.apply.edit import find
-from guestmeta.cli.output import as_json
+from guestmeta.cli.output import as_json, printable
 from guestmeta.model import Topology
 
 if TYPE_CHECKING:
@@ -66,8 +66,7 @@ def fail(lines: list[str] | str) -> NoReturn:
 
 def one_line(line: str) -> str:
     """``line`` with control characters escaped and its length capped."""
-    if not line.isprintable():
-        line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+    line = printable(line)
     if len(line) > MAX_LINE:
         line = f"{line[:MAX_LINE]}... ({len(line)} characters)"
     return line
