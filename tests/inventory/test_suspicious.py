@@ -246,3 +246,19 @@ def test_table_prints_names_as_text_not_markup(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     (row,) = (line for line in done.stdout.splitlines() if "gmtest-markup" in line)
     assert "[/]\\n[red]x" in row
+
+
+def test_same_name_in_two_directories_is_listed_twice_and_reported(tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    write(one, "gmtest-good.xml", persistent("gmtest-good", UUID, GOOD_ELEMENT))
+    write(two, "gmtest-good.xml", persistent("gmtest-good", OTHER, with_address("10.0.0.9")))
+    scan = scan_files([one, two])
+    assert [str(f) for f in scan.failures] == [
+        f"{two}/gmtest-good.xml: domain name gmtest-good is also in {one}/gmtest-good.xml"
+    ]
+    assert sorted((r.instance_uuid, r.ip) for r in scan.rows()) == [
+        (UUID, "10.0.0.5"),
+        (OTHER, "10.0.0.9"),
+    ]
