@@ -33,7 +33,7 @@ from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, ScalarNode
 
 from guestmeta.apply.fields import json_type
-from guestmeta.model.errors import plain, shown
+from guestmeta.model.errors import file_kind, plain, shown
 
 try:  # libyaml is many times faster on large dumps; fall back to the pure loader.
     from yaml import CSafeLoader as _Base
@@ -98,7 +98,7 @@ def _read_file(path: str) -> bytes:
         if stat.S_ISDIR(info.st_mode):
             raise SourceError(f"{path}: is a directory")
         if not stat.S_ISREG(info.st_mode):
-            raise SourceError(f"{path}: not a regular file ({_file_type(info.st_mode)})")
+            raise SourceError(f"{path}: not a regular file ({file_kind(info.st_mode)})")
         if info.st_size > MAX_INPUT:
             raise SourceError(f"{path}: larger than {MAX_INPUT >> 20} MiB")
         chunks, left = [], MAX_INPUT + 1
@@ -110,16 +110,6 @@ def _read_file(path: str) -> bytes:
         raise SourceError(f"{path}: cannot read ({exc.strerror})") from None
     finally:
         os.close(fd)
-
-
-def _file_type(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a file"
 
 
 # -- parsing ----------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from guestmeta.domainxml import PARSER, MetadataError, domain_parts, read_brief
 from guestmeta.domainxml.brief import Parts
 from guestmeta.inventory.checks import checked_addresses, duplicates
 from guestmeta.inventory.rows import Domain, Failure, Scan
-from guestmeta.model.errors import plain, shown
+from guestmeta.model.errors import file_kind, plain, shown
 
 # Comments, CDATA, DOCTYPE and processing instructions: one search, not a find of each.
 _MARKUP = re.compile(rb"<[!?]")
@@ -238,13 +238,7 @@ def _entry_problem(directory: Path, entry: os.DirEntry[str], link: bool) -> str 
 
 
 def _kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO, not a file"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device, not a file"
-    if stat.S_ISSOCK(mode):
-        return "a socket, not a file"
-    return "not a regular file"
+    return f"{file_kind(mode)}, not a file"
 
 
 class _NotRead(Exception):

@@ -6,6 +6,7 @@ when it turns these into the one-line messages that operators read.
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,17 @@ def plain(text: str, limit: int = 64) -> str:
     if len(text) <= limit and text.isprintable() and text.strip() == text:
         return text
     return shown(text, limit)
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, as a message names it ("a FIFO")."""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
 
 
 @dataclass(frozen=True, slots=True)
