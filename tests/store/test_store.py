@@ -274,3 +274,20 @@ def test_migrated_schema_matches_the_table_definitions(store: Store) -> None:
     with store.engine.connect() as conn:
         differences: list[Any] = compare_metadata(MigrationContext.configure(conn), schema.metadata)
     assert differences == []
+
+
+def test_a_stored_item_an_older_version_allowed_is_one_line(store: Store) -> None:
+    """A network stored before names had a limit (possible on SQLite) does not crash a load."""
+    apply(store, [network_doc("ok")])
+    long_name = "n" * 300
+    with store.engine.begin() as conn:
+        conn.execute(
+            schema.networks.insert(),
+            {"id": "net-old", "name": "old", "data": {"id": "net-old", "name": long_name}},
+        )
+    with pytest.raises(StoreError) as caught:
+        store.load()
+    assert str(caught.value) == (
+        "stored network 'net-old' breaks a rule this version enforces: "
+        f"name: '{'n' * 39}... (300 characters) is over 255 characters"
+    )

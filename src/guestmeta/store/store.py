@@ -20,7 +20,8 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from guestmeta.model import KINDS, Change, Plan, Server, Topology
+from guestmeta.model import KINDS, Change, InvalidItem, Plan, Server, Topology, noun
+from guestmeta.model.errors import shown
 from guestmeta.store import schema
 from guestmeta.store.codec import DECODERS, decode_server, encode
 from guestmeta.store.engine import WRITE, default_url, make_engine
@@ -214,7 +215,15 @@ class Store:
             table = schema.TABLES[kind]
             items = topology.collection(kind)
             for (data,) in conn.execute(select(table.c.data)):
-                item = decode(data)
+                try:
+                    item = decode(data)
+                except InvalidItem as exc:
+                    # Written by an older guestmeta that allowed it (e.g. a 300-character
+                    # name on SQLite): one line naming it rather than a traceback.
+                    ident = shown(data.get("id") or data.get("name"))
+                    raise StoreError(
+                        f"stored {noun(kind)} {ident} breaks a rule this version enforces: {exc}"
+                    ) from None
                 items[item.name if kind == "keypairs" else item.id] = item
         return topology
 
