@@ -20,7 +20,7 @@ from guestmeta.apply import ApplyError, load_document, plan_apply
 from guestmeta.apply.edit import plan_detach
 from guestmeta.apply.source import Document
 from guestmeta.model import FloatingIP, Network, Plan, Topology
-from guestmeta.store import Result, Store, schema
+from guestmeta.store import Result, Store, StoreError, schema
 from guestmeta.store.migrate import HEAD, current_revision
 from tests.conftest import DATA, DUMP, DUMP_FILES
 
@@ -208,8 +208,11 @@ def test_a_write_failing_half_way_is_rolled_back(store: Store) -> None:
         new.floatingips["fip-b"] = replace(new.floatingips["fip-a"], id="fip-b")
         return Plan.between(current, new)
 
-    with pytest.raises(IntegrityError):
+    with pytest.raises(StoreError) as caught:  # one line, the driver's cause kept
         store.change(broken)
+    assert isinstance(caught.value.__cause__, IntegrityError)
+    assert str(caught.value).startswith("cannot write to store ")
+    assert "\n" not in str(caught.value)
     assert store.revision() == 1
     assert store.load() == before
 
@@ -341,3 +344,20 @@ def test_nic_addresses_and_passwords_are_kept_per_server_and_die_with_it(dump: S
     dump.change(gone)
     assert dump.nic_addresses() == {}
     assert dump.password(server.id) is None
+
+
+def test_a_stored_item_an_older_version_allowed_is_one_line(store: Store) -> None:
+    """A network stored before names had a limit (possible on SQLite) does not crash a load."""
+    apply(store, [network_doc("ok")])
+    long_name = "n" * 300
+    with store.engine.begin() as conn:
+        conn.execute(
+            schema.networks.insert(),
+            {"id": "net-old", "name": "old", "data": {"id": "net-old", "name": long_name}},
+        )
+    with pytest.raises(StoreError) as caught:
+        store.load()
+    assert str(caught.value) == (
+        "stored network 'net-old' breaks a rule this version enforces: "
+        f"name: '{'n' * 39}... (300 characters) is over 255 characters"
+    )

@@ -174,4 +174,11 @@ def main() -> None:
         sys.exit(1)
     except BrokenPipeError:  # e.g. piped into head
         sys.exit(0)
+    except Exception as exc:
+        # The store is imported only by commands that use it (it costs start-up time).
+        store = sys.modules.get("guestmeta.store")
+        if store is None or not isinstance(exc, store.StoreError):
+            raise
+        typer.echo(f"guestmeta: {exc}", err=True)
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

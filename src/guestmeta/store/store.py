@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from guestmeta.model import KINDS, Change, Plan, Server, Topology
+from guestmeta.model import KINDS, Change, InvalidItem, Plan, Server, Topology, noun
+from guestmeta.model.errors import shown
 from guestmeta.store import schema
 from guestmeta.store.codec import DECODERS, decode_server, encode
 from guestmeta.store.engine import WRITE, default_url, make_engine
-from guestmeta.store.migrate import MigrationError, upgrade
+from guestmeta.store.migrate import HEAD, MigrationError, current_revision, upgrade
 
 CHANNEL = "guestmeta_revision"
 POLL_INTERVAL = 0.05
@@ -91,17 +93,17 @@ class Store:
         try:
             self.engine = engine or make_engine(self.url)
             self.is_postgres = self.engine.dialect.name == "postgresql"
-            with self._write() as conn:
-                if self.is_postgres:  # serialise concurrent first-time migrations
-                    conn.execute(text("SELECT pg_advisory_xact_lock(7411)"))
-                upgrade(conn)
+            # A current schema is seen in a plain read: opening the store must not queue
+            # behind a writer (SQLite's BEGIN IMMEDIATE waits for a long apply to end).
+            with self._read() as conn:
+                current = current_revision(conn) == HEAD
+            if not current:
+                with self._write() as conn:
+                    if self.is_postgres:  # serialise concurrent first-time migrations
+                        conn.execute(text("SELECT pg_advisory_xact_lock(7411)"))
+                    upgrade(conn)
         except (SQLAlchemyError, OSError, MigrationError) as exc:
-            cause = getattr(exc, "orig", None) or exc
-            if isinstance(cause, OSError) and cause.strerror:
-                reason = f"{cause.strerror}: {cause.filename}"
-            else:
-                reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-            raise StoreError(f"cannot open store {self.url}: {reason}") from exc
+            raise StoreError(f"cannot open store {self.url}: {_reason(exc)}") from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -130,8 +132,13 @@ class Store:
         """Run ``compute`` on the current state under the write lock and store its result.
 
         ``compute`` raises to refuse; then nothing is written. With no difference the
-        revision stays as it is.
+        revision stays as it is. A database failure on the way (the server gone, the disk
+        full) rolls the whole change back and is a StoreError of one line.
         """
+        with self._failures("cannot write to"):
+            return self._change(compute)
+
+    def _change(self, compute: Callable[[Topology], Plan]) -> Result:
         with self._write() as conn:
             revision = self._lock_revision(conn)
             current = self._load(conn)
@@ -148,7 +155,7 @@ class Store:
 
         The revision is the current one: nothing moved it. ``compute`` raises to refuse.
         """
-        with self._read() as conn:
+        with self._failures("cannot read"), self._read() as conn:
             revision = int(conn.execute(_REVISION).scalar_one())
             current = self._load(conn)
         plan = compute(current)
@@ -268,8 +275,16 @@ class Store:
 
     # -- reading -----------------------------------------------------------------------
 
+    @contextmanager
+    def _failures(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except (SQLAlchemyError, OSError) as exc:
+            shown = make_url(self.url).render_as_string(hide_password=True)
+            raise StoreError(f"{doing} store {shown}: {_reason(exc)}") from exc
+
     def load(self) -> Topology:
-        with self._read() as conn:
+        with self._failures("cannot read"), self._read() as conn:
             return self._load(conn)
 
     def _load(self, conn: Connection) -> Topology:
@@ -279,12 +294,20 @@ class Store:
             table = schema.TABLES[kind]
             items = topology.collection(kind)
             for (data,) in conn.execute(select(table.c.data)):
-                item = decode(data)
+                try:
+                    item = decode(data)
+                except InvalidItem as exc:
+                    # Written by an older guestmeta that allowed it (e.g. a 300-character
+                    # name on SQLite): one line naming it rather than a traceback.
+                    ident = shown(data.get("id") or data.get("name"))
+                    raise StoreError(
+                        f"stored {noun(kind)} {ident} breaks a rule this version enforces: {exc}"
+                    ) from None
                 items[item.name if kind == "keypairs" else item.id] = item
         return topology
 
     def revision(self) -> int:
-        with self._read() as conn:
+        with self._failures("cannot read"), self._read() as conn:
             return int(conn.execute(_REVISION).scalar_one())
 
     def load_at(self) -> tuple[int, Topology, dict[str, tuple[str, str]]]:
@@ -463,6 +486,14 @@ class Reader:
 def _json(data: Any) -> dict[str, Any]:
     """psycopg decodes JSONB itself; SQLite hands back the text."""
     return data if isinstance(data, dict) else json.loads(data)
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of what the driver said, without SQLAlchemy's statement dump."""
+    cause = getattr(exc, "orig", None) or exc
+    if isinstance(cause, OSError) and cause.strerror:
+        return f"{cause.strerror}: {cause.filename}"
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
 
 
 def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:
