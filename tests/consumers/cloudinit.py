@@ -154,9 +154,9 @@ def net_convert_many(
     return out
 
 
-_READ_DRIVE = r"""
+# Turns what cloud-init returns into JSON, bytes kept as {"__bytes__": base64}.
+_PLAIN = r"""
 import base64, json, sys
-from cloudinit.sources.helpers import openstack
 
 def plain(value):
     if isinstance(value, bytes):
@@ -166,9 +166,16 @@ def plain(value):
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     return value
+"""
+
+_READ_DRIVE = (
+    _PLAIN
+    + r"""
+from cloudinit.sources.helpers import openstack
 
 print(json.dumps(plain(openstack.ConfigDriveReader(sys.argv[1]).read_v2())))
 """
+)
 
 
 def _unplain(value: Any) -> Any:
@@ -238,19 +245,11 @@ def read_nocloud(path: str | Path) -> dict[str, Any]:
     return {k: v if k.endswith("(parsed)") else base64.b64decode(v) for k, v in raw.items()}
 
 
-_READ_SERVICE = r"""
-import base64, json, sys
+_READ_SERVICE = (
+    _PLAIN
+    + r"""
 from cloudinit.sources.helpers import ec2 as ec2_utils
 from cloudinit.sources.helpers import openstack
-
-def plain(value):
-    if isinstance(value, bytes):
-        return {"__bytes__": base64.b64encode(value).decode()}
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
 
 url = sys.argv[1]
 openstack_md = openstack.MetadataReader(url, retries=0).read_v2()
@@ -258,6 +257,7 @@ ec2 = ec2_utils.get_instance_metadata("2009-04-04", url, retries=0)
 user = ec2_utils.get_instance_userdata("2009-04-04", url, retries=0)
 print(json.dumps(plain({"openstack": openstack_md, "ec2": ec2, "ec2-user-data": user})))
 """
+)
 
 
 def read_service(url: str) -> dict[str, Any]:

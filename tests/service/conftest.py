@@ -192,6 +192,22 @@ def stop(service: Service) -> None:
             service.process.wait()
 
 
+PROXY_SECRET = "s3cret-proxy"
+
+
+def start_proxied(
+    tmp: Path, db: str, settings: str = "rate_limit = 0\naccess_log = false"
+) -> Service:
+    """The service with one proxy listener (Neutron's signed headers name the caller), so
+    that a test on this machine can ask as any server of the store."""
+    port = free_port()
+    config = (
+        f'proxy_shared_secret = "{PROXY_SECRET}"\n{settings}\n'
+        f'[[listen]]\naddress = "127.0.0.1:{port}"\nmode = "proxy"\n'
+    )
+    return start(tmp, db, config, port=port, admin=free_port())
+
+
 def openstack_topology() -> Topology:
     documents = [load_document(str(path)) for path in OPENSTACK]
     return plan_apply(Topology(), documents).topology

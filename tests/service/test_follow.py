@@ -22,8 +22,8 @@ from guestmeta.model import Topology
 from guestmeta.model.changes import Plan
 from guestmeta.store import Store
 from tests.pgcluster import PostgresCluster
-from tests.service.conftest import Service, filled_store, free_port, request, start, stop
-from tests.service.test_http import SECRET, WEB01, proxied
+from tests.service.conftest import Service, filled_store, free_port, request, start_proxied, stop
+from tests.service.test_http import WEB01, proxied
 
 PATH = "/openstack/latest/meta_data.json"
 
@@ -31,16 +31,7 @@ PATH = "/openstack/latest/meta_data.json"
 @pytest.fixture
 def serving(store_url: str, tmp_path: Path) -> Iterator[Service]:
     filled_store(store_url)
-    port = free_port()
-    config = f"""
-proxy_shared_secret = "{SECRET}"
-rate_limit = 0
-access_log = false
-[[listen]]
-address = "127.0.0.1:{port}"
-mode = "proxy"
-"""
-    service = start(tmp_path, store_url, config, port=port, admin=free_port())
+    service = start_proxied(tmp_path, store_url)
     try:
         yield service
     finally:
@@ -117,16 +108,8 @@ def test_an_unreachable_store_leaves_the_last_answers_serving(
     name = f"outage_{free_port()}"
     url = postgres.create_database(name)
     filled_store(url)
-    port = free_port()
-    config = f"""
-proxy_shared_secret = "{SECRET}"
-rate_limit = 0
-access_log = false
-[[listen]]
-address = "127.0.0.1:{port}"
-mode = "proxy"
-"""
-    service = start(tmp_path, url, config, port=port, admin=free_port())
+    service = start_proxied(tmp_path, url)
+    port = service.port
     admin = psycopg.connect(
         host=str(postgres.dir), port=postgres.port, user="postgres", dbname="postgres",
         autocommit=True,

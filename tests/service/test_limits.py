@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.service.conftest import Service, filled_store, free_port, request, start, stop
-from tests.service.test_http import SECRET, WEB01, WEB02, proxied
+from tests.service.conftest import Service, filled_store, request, start_proxied, stop
+from tests.service.test_http import WEB01, WEB02, proxied
 
 PATH = "/openstack/latest/meta_data.json"
 
@@ -19,19 +19,8 @@ def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     tmp = tmp_path_factory.mktemp("limits")
     db = f"sqlite:///{tmp / 'store.db'}"
     filled_store(db)
-    port = free_port()
-    config = f"""
-workers = 2
-proxy_shared_secret = "{SECRET}"
-rate_limit = 2
-rate_burst = 20
-require_tokens = true
-access_log = false
-[[listen]]
-address = "127.0.0.1:{port}"
-mode = "proxy"
-"""
-    service = start(tmp, db, config, port=port, admin=free_port())
+    settings = "workers = 2\nrate_limit = 2\nrate_burst = 20\nrequire_tokens = true\n"
+    service = start_proxied(tmp, db, settings + "access_log = false")
     try:
         yield service
     finally:

@@ -27,8 +27,8 @@ from tests.documents.test_nova_parity import (
     ours_http,
     unseeded,
 )
-from tests.service.conftest import Service, filled_store, free_port, start, stop
-from tests.service.test_http import SECRET, proxied
+from tests.service.conftest import Service, filled_store, start_proxied, stop
+from tests.service.test_http import proxied
 
 pytestmark = pytest.mark.consumers("nova")
 
@@ -38,16 +38,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service, 
     tmp = tmp_path_factory.mktemp("parity")
     db = f"sqlite:///{tmp / 'store.db'}"
     topology = filled_store(db)
-    port = free_port()
-    config = f"""
-proxy_shared_secret = "{SECRET}"
-rate_limit = 0
-access_log = false
-[[listen]]
-address = "127.0.0.1:{port}"
-mode = "proxy"
-"""
-    service = start(tmp, db, config, port=port, admin=free_port())
+    service = start_proxied(tmp, db)
     try:
         yield service, topology
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import sys
 from dataclasses import dataclass
 
 from guestmeta.documents import (
@@ -78,6 +79,7 @@ def build_files(
     """
     files: ServerFiles = {}
     for path, document in service_tree(topology, server_id, options, nics).items():
+        path = sys.intern(path)  # every server has the same few hundred paths: one copy each
         if shared is None:
             files[path] = Reply.of(document)
             continue
