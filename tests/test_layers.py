@@ -21,9 +21,22 @@ ALLOWED = {
     "documents": {"model"},
     "domainxml": {"model"},
     "libvirt": {"model", "domainxml"},
-    "host": {"model", "store", "apply", "domainxml", "libvirt"},
+    "drives": {"model", "documents"},
+    "host": {"model", "store", "apply", "documents", "domainxml", "drives", "libvirt"},
     "inventory": {"model", "domainxml", "libvirt"},
-    "cli": {"model", "store", "apply", "documents", "domainxml", "libvirt", "host", "inventory"},
+    "service": {"model", "store", "documents"},
+    "cli": {
+        "model",
+        "store",
+        "apply",
+        "documents",
+        "domainxml",
+        "drives",
+        "libvirt",
+        "host",
+        "inventory",
+        "service",
+    },
 }
 
 

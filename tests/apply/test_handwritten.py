@@ -393,3 +393,61 @@ floatingips:
     # 203.0.113.0/29: .0 network, .1 the default gateway, so .2 then .3 in file order
     assert got == {"a": "203.0.113.2", "b": "203.0.113.3"}
     assert plan_apply(plan.topology, [doc]).changes == []
+
+
+# -- what Nova's metadata reads beyond the network --------------------------------------
+
+LAN = """
+networks: [{name: lan}]
+subnets: [{name: lan-v4, network_id: lan, cidr: 192.168.10.0/24, enable_dhcp: false}]
+"""
+
+
+def test_device_tag_sriov_vlan_groups_and_reservation_are_kept(store: Store) -> None:
+    extra = doc(
+        LAN
+        + """
+ports:
+  - name: vm1-eth0
+    network_id: lan
+    tag: db
+  - name: vm1-vf
+    network_id: lan
+    binding:vif_details: {vlan: "120", port_filter: false}
+servers:
+  - name: vm1
+    flavor: {original_name: m1.small, vcpus: 1, ram: 2048, disk: 20}
+    security_groups: [{name: web}, ssh, {name: web}]
+    OS-EXT-SRV-ATTR:reservation_id: r-12345678
+    networks: [{port: vm1-eth0}, {port: vm1-vf}]
+"""
+    )
+    apply(store, [extra])
+    topology = store.load()
+    eth0 = named(topology.ports, "vm1-eth0")
+    assert (eth0.tag, eth0.vlan) == ("db", None)
+    assert named(topology.ports, "vm1-vf").vlan == 120  # Neutron writes it as a string
+    server = named(topology.servers, "vm1")
+    assert server.security_groups == ("web", "ssh")
+    assert server.reservation_id == "r-12345678"
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ('binding:vif_details: {vlan: "x"}', "binding:vif_details.vlan: must be a VLAN id"),
+        ("binding:vif_details: {vlan: 5000}", "VLAN id 5000 is outside 1-4094"),
+    ],
+)
+def test_a_bad_sriov_vlan_is_refused(store: Store, field: str, message: str) -> None:
+    bad = doc(LAN + f"ports:\n  - name: p1\n    network_id: lan\n    {field}\n")
+    with pytest.raises(ApplyError) as info:
+        apply(store, [bad])
+    assert message in str(info.value)
+    assert store.revision() == 0
+
+
+def test_a_security_group_that_is_not_a_name_is_refused(store: Store) -> None:
+    bad = doc("servers:\n  - name: vm1\n    security_groups: [{id: 1}]\n")
+    with pytest.raises(ApplyError, match=r"security_groups\[0\]: must be a name"):
+        apply(store, [bad])

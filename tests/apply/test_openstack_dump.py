@@ -182,6 +182,9 @@ def test_server_web01_has_every_nova_attribute(store: Store, applied: Result) ->
     # I2Ns -> 8,54,13,44 -> 0x23 0x63 0x6c "#cl"; b3Vk -> "oud"; LWNv -> "-co";
     # bmZp -> "nfi"; Zwo= -> 25,48,40 -> 0x67 0x0a "g\n".
     assert web.user_data == b"#cloud-config\n"
+    # "security_groups": [{"name": "default"}], "OS-EXT-SRV-ATTR:reservation_id": "r-0b9d9f06".
+    assert web.security_groups == ("default",)
+    assert web.reservation_id == "r-0b9d9f06"
 
 
 def test_server_db01_flavor_with_ephemeral_swap_and_extra_specs(

@@ -29,8 +29,10 @@ class CloudInitError(RuntimeError):
     """cloud-init refused a document: the message carries its error output."""
 
 
-def _args(path: str, macs: dict[str, str], output: str, outdir: str) -> list[str]:
-    args = ["-p", path, "-k", "network_data.json", "-d", outdir]
+def _args(
+    path: str, macs: dict[str, str], output: str, outdir: str, kind: str = "network_data.json"
+) -> list[str]:
+    args = ["-p", path, "-k", kind, "-d", outdir]
     args += ["-D", DISTRO.get(output, "debian"), "-O", output]
     for name, mac in macs.items():
         args += ["-m", f"{name},{mac}"]
@@ -83,7 +85,10 @@ for job in json.load(sys.stdin):
     with tempfile.TemporaryDirectory() as tmp:
         source = os.path.join(tmp, "network_data.json")
         with open(source, "w") as f:
-            json.dump(job["network_data"], f)
+            if "text" in job:
+                f.write(job["text"])
+            else:
+                json.dump(job["network_data"], f)
         out = os.path.join(tmp, "out")
         argv = job["args"] + ["-d", out]
         argv[argv.index("@SOURCE@")] = source
@@ -110,18 +115,26 @@ json.dump(results, sys.stdout)
 
 
 def net_convert_many(
-    jobs: list[tuple[dict[str, Any], dict[str, str], str]],
+    jobs: list[tuple[dict[str, Any] | str, dict[str, str], str]],
+    kind: str = "network_data.json",
 ) -> list[dict[str, str] | CloudInitError]:
     """:func:`net_convert` for many (network_data, macs, output) jobs in one interpreter.
 
-    Each result is the job's files, or the error cloud-init raised for that job.
+    A document given as text is written as it is (``kind="yaml"`` for a NoCloud
+    ``network-config``). Each result is the job's files, or the error cloud-init raised
+    for that job.
     """
     payload = []
     for network_data, macs, output in jobs:
-        args = _args("@SOURCE@", macs, output, "@OUT@")
+        args = _args("@SOURCE@", macs, output, "@OUT@", kind)
         i = args.index("-d")
         del args[i : i + 2]
-        payload.append({"network_data": network_data, "args": args})
+        body = (
+            {"text": network_data}
+            if isinstance(network_data, str)
+            else {"network_data": network_data}
+        )
+        payload.append({**body, "args": args})
     proc = subprocess.run(
         [SYSTEM_PYTHON, "-c", _BATCH],
         input=json.dumps(payload),
@@ -141,9 +154,9 @@ def net_convert_many(
     return out
 
 
-_READ_DRIVE = r"""
+# Turns what cloud-init returns into JSON, bytes kept as {"__bytes__": base64}.
+_PLAIN = r"""
 import base64, json, sys
-from cloudinit.sources.helpers import openstack
 
 def plain(value):
     if isinstance(value, bytes):
@@ -153,9 +166,16 @@ def plain(value):
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     return value
+"""
+
+_READ_DRIVE = (
+    _PLAIN
+    + r"""
+from cloudinit.sources.helpers import openstack
 
 print(json.dumps(plain(openstack.ConfigDriveReader(sys.argv[1]).read_v2())))
 """
+)
 
 
 def _unplain(value: Any) -> Any:
@@ -183,5 +203,75 @@ def read_drive(path: str | Path) -> dict[str, Any]:
     )
     if proc.returncode != 0:
         raise CloudInitError(f"ConfigDriveReader failed:\n{proc.stderr.strip()}")
+    result: dict[str, Any] = _unplain(json.loads(proc.stdout))
+    return result
+
+
+_READ_NOCLOUD = r"""
+import base64, json, sys
+from cloudinit import util
+
+seed = util.pathprefix2dict(
+    sys.argv[1], required=["user-data", "meta-data"], optional=["vendor-data", "network-config"]
+)
+out = {}
+for key, value in seed.items():
+    raw = value if isinstance(value, bytes) else value.encode()
+    out[key] = base64.b64encode(raw).decode()
+out["meta-data (parsed)"] = util.load_yaml(seed["meta-data"])
+if "network-config" in seed:
+    out["network-config (parsed)"] = util.load_yaml(seed["network-config"])
+print(json.dumps(out))
+"""
+
+
+def read_nocloud(path: str | Path) -> dict[str, Any]:
+    """What cloud-init's NoCloud source reads from a seed directory.
+
+    ``pathprefix2dict`` as the datasource calls it: file name -> bytes; plus
+    ``meta-data (parsed)`` and ``network-config (parsed)`` as cloud-init's YAML loader
+    reads them.
+    """
+    proc = subprocess.run(
+        [SYSTEM_PYTHON, "-c", _READ_NOCLOUD, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise CloudInitError(f"NoCloud seed read failed:\n{proc.stderr.strip()}")
+    raw = json.loads(proc.stdout)
+    return {k: v if k.endswith("(parsed)") else base64.b64decode(v) for k, v in raw.items()}
+
+
+_READ_SERVICE = (
+    _PLAIN
+    + r"""
+from cloudinit.sources.helpers import ec2 as ec2_utils
+from cloudinit.sources.helpers import openstack
+
+url = sys.argv[1]
+openstack_md = openstack.MetadataReader(url, retries=0).read_v2()
+ec2 = ec2_utils.get_instance_metadata("2009-04-04", url, retries=0)
+user = ec2_utils.get_instance_userdata("2009-04-04", url, retries=0)
+print(json.dumps(plain({"openstack": openstack_md, "ec2": ec2, "ec2-user-data": user})))
+"""
+)
+
+
+def read_service(url: str) -> dict[str, Any]:
+    """What cloud-init's OpenStack datasource (``MetadataReader(url).read_v2()``) and its
+    EC2 crawler (``ec2_utils.get_instance_metadata``/``get_instance_userdata``, version
+    2009-04-04) read from a metadata service, under Debian's python."""
+    proc = subprocess.run(
+        [SYSTEM_PYTHON, "-c", _READ_SERVICE, url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise CloudInitError(f"MetadataReader failed:\n{proc.stderr.strip()}")
     result: dict[str, Any] = _unplain(json.loads(proc.stdout))
     return result

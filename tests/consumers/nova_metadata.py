@@ -24,6 +24,7 @@ Nova's configuration keeps its defaults except the options a test sets on both s
 from __future__ import annotations
 
 import base64
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -185,24 +186,31 @@ def nova_http(
 
 
 def nova_crawl(
-    topology: Topology,
-    server_ids: list[str],
+    jobs: list[tuple[Topology, str]],
     options: DocumentOptions | None = None,
     addresses: dict[str, DeviceAddress] | None = None,
-) -> dict[str, tuple[dict[str, Answer], dict[str, bytes]]]:
-    """For each server (one Nova interpreter for all): every path Nova's listings lead to,
-    by path as requested (``/openstack/latest/meta_data.json``, listings with their
-    trailing slash) and its config drive ``{path: bytes}``."""
+) -> list[tuple[dict[str, Answer], dict[str, bytes]]]:
+    """For each (topology, server id), in one Nova interpreter: every path Nova's listings
+    lead to, by path as requested (``/openstack/latest/meta_data.json``, listings with
+    their trailing slash), and its config drive ``{path: bytes}``."""
     servers = [
         _server(topology, sid, [], crawl=True, drive=True, addresses=addresses)
-        for sid in server_ids
+        for topology, sid in jobs
     ]
-    out = {}
-    for sid, raw in zip(server_ids, _run(options, servers), strict=True):
-        http = {a.path: a for a in _answers(raw)}
-        drive = {p: base64.b64decode(b) for p, b in raw["drive"].items()}
-        out[sid] = (http, drive)
-    return out
+    config = _options(options)
+    keys = [json.dumps({"options": config, "server": s}, sort_keys=True) for s in servers]
+    # Crawling takes Nova about a second a server; tests that ask for the same server
+    # with the same inputs share one crawl.
+    missing = {key: server for key, server in zip(keys, servers, strict=True) if key not in _CRAWLS}
+    if missing:
+        for key, raw in zip(missing, _run(options, list(missing.values())), strict=True):
+            http = {a.path: a for a in _answers(raw)}
+            drive = {p: base64.b64decode(b) for p, b in raw["drive"].items()}
+            _CRAWLS[key] = (http, drive)
+    return [_CRAWLS[key] for key in keys]
+
+
+_CRAWLS: dict[str, tuple[dict[str, Answer], dict[str, bytes]]] = {}
 
 
 def nova_drive(

@@ -8,44 +8,96 @@ from pathlib import Path
 
 import pytest
 
-from guestmeta.documents import VendorData, VendorDataError, ec2_meta_data, meta_data
+from guestmeta.documents import (
+    DeviceAddress,
+    DocumentOptions,
+    VendorData,
+    VendorDataError,
+    ec2_meta_data,
+    meta_data,
+)
 from guestmeta.model import FloatingIP
 from tests.documents.topologies import BY_NAME, KEY, SERVER, SERVER_ID
 
 CASE = BY_NAME["two_ports"]
 
 
-def test_every_key_of_meta_data() -> None:
+def test_every_key_of_meta_data_in_novas_order() -> None:
+    """Keys, values and order as Nova's app gives them for this server (checked against
+    Nova's own output, tests/documents/test_nova_parity.py): no NIC is tagged, so
+    ``devices`` is empty; an unpinned guest has no dedicated CPUs."""
     seed = b"\x00" * 512
     meta = meta_data(CASE.topology, SERVER_ID, random_seed=seed)
-    assert meta == {
-        "uuid": SERVER_ID,
-        "name": "Matrix VM",
-        "hostname": "matrix-vm",
-        "launch_index": 0,
-        "availability_zone": "az1",
-        "project_id": "7e570000000040008000000000000001",
-        "public_keys": {"ops": KEY.public_key},
-        "keys": [{"name": "ops", "type": "ssh", "data": KEY.public_key}],
-        "meta": {"role": "matrix"},
-        "devices": [
-            {"type": "nic", "mac": "fa:16:3e:00:08:01", "tags": []},
-            {"type": "nic", "mac": "fa:16:3e:00:09:01", "tags": []},
-        ],
-        "random_seed": "A" * 683 + "=",  # 512 zero bytes: 170 x AAAA, then two bytes: AAA=
-    }
+    assert list(meta.items()) == [
+        ("uuid", SERVER_ID),
+        ("meta", {"role": "matrix"}),
+        ("public_keys", {"ops": KEY.public_key}),
+        ("keys", [{"name": "ops", "type": "ssh", "data": KEY.public_key}]),
+        ("hostname", "matrix-vm.novalocal"),
+        ("name", "Matrix VM"),
+        ("launch_index", 0),
+        ("availability_zone", "az1"),
+        ("random_seed", "A" * 683 + "="),  # 512 zero bytes: 170 x AAAA, then AAA=
+        ("project_id", "7e570000000040008000000000000001"),
+        ("devices", []),
+        ("dedicated_cpus", []),
+    ]
     assert base64.b64decode(meta["random_seed"]) == seed
 
 
-def test_without_keypair_hostname_or_zone() -> None:
+def test_without_keypair_metadata_hostname_or_zone() -> None:
     topology = CASE.topology.copy()
     topology.servers = {
-        SERVER_ID: replace(SERVER, key_name=None, hostname="", availability_zone=None)
+        SERVER_ID: replace(SERVER, key_name=None, hostname="", availability_zone=None, metadata={})
     }
     meta = meta_data(topology, SERVER_ID, random_seed=b"x")
-    assert meta["public_keys"] == {} and meta["keys"] == []
-    assert meta["hostname"] == "matrix-vm"  # from "Matrix VM", as Nova sanitizes it
+    # Nova leaves out what there is none of, rather than serving it empty.
+    assert not {"public_keys", "keys", "meta"} & set(meta)
+    assert meta["hostname"] == "matrix-vm.novalocal"  # from "Matrix VM", as Nova sanitizes it
     assert meta["availability_zone"] == "nova"
+    bare = meta_data(topology, SERVER_ID, options=DocumentOptions(dhcp_domain=""))
+    assert bare["hostname"] == "matrix-vm"
+
+
+def test_a_pinned_guest_has_no_dedicated_cpus_key() -> None:
+    """Which host CPUs it got is libvirt's choice: the store cannot say, so nothing is said."""
+    topology = CASE.topology.copy()
+    flavor = replace(SERVER.flavor, extra_specs={"hw:cpu_policy": "dedicated"})
+    topology.servers = {SERVER_ID: replace(SERVER, flavor=flavor)}
+    assert "dedicated_cpus" not in meta_data(topology, SERVER_ID)
+
+
+def test_devices_list_tagged_and_vlan_nics_with_their_address() -> None:
+    topology = CASE.topology.copy()
+    first, second = topology.index.ports(SERVER_ID)
+    topology.ports[first.id] = replace(first, tag="db")
+    topology.ports[second.id] = replace(second, vlan=120)
+    topology = topology.copy()  # a fresh index over the replaced ports
+    where = {
+        first.mac_address: DeviceAddress("pci", "0000:00:03.0"),
+        second.mac_address: DeviceAddress("pci", "0000:00:04.0"),
+    }
+
+    def devices(version: str, addresses: dict[str, DeviceAddress] | None = where) -> object:
+        return meta_data(topology, SERVER_ID, version, addresses=addresses)["devices"]
+
+    tagged = {"type": "nic", "mac": first.mac_address, "bus": "pci", "address": "0000:00:03.0"}
+    # 2016-06-30: the tagged NIC only; an untagged VLAN NIC shows once "vlan" exists.
+    assert devices("2016-06-30") == [tagged | {"tags": ["db"]}]
+    vlan = {"vlan": 120, "type": "nic", "mac": second.mac_address, "bus": "pci"}
+    vlan["address"] = "0000:00:04.0"
+    assert devices("2017-02-22") == [tagged | {"tags": ["db"]}, vlan]
+    latest = devices("latest")
+    assert latest == [
+        {"vf_trusted": False, **tagged, "tags": ["db"]},
+        {"vlan": 120, "vf_trusted": False, **{k: v for k, v in vlan.items() if k != "vlan"}},
+    ]
+    assert [list(d) for d in latest] == [  # type: ignore[union-attr]
+        ["vf_trusted", "type", "mac", "bus", "address", "tags"],
+        ["vlan", "vf_trusted", "type", "mac", "bus", "address"],
+    ]
+    # Without an address from the domain, a NIC is left out rather than shown as "none".
+    assert devices("latest", None) == []
 
 
 def test_ec2_meta_data_with_floating_ip() -> None:
@@ -58,9 +110,23 @@ def test_ec2_meta_data_with_floating_ip() -> None:
     assert data["public-ipv4"] == "203.0.113.50"
     assert data["local-ipv4"] == "10.80.0.10"
     assert data["ami-id"] == "ami-1ca9e000"
+    assert data["ami-manifest-path"] == "FIXME"  # Nova's value
+    assert data["security-groups"] == ["default"]  # none in the API body: Neutron's default
     assert data["public-keys"] == {"0": {"_name": "0=ops", "openssh-key": KEY.public_key}}
     old = ec2_meta_data(topology, SERVER_ID, "1.0")
     assert "public-ipv4" not in old and "instance-type" not in old and "placement" not in old
+
+
+def test_ec2_reservation_and_groups_come_from_the_api_body() -> None:
+    topology = CASE.topology.copy()
+    topology.servers = {
+        SERVER_ID: replace(SERVER, reservation_id="r-0b9d9f06", security_groups=("web", "ssh"))
+    }
+    data = ec2_meta_data(topology, SERVER_ID)
+    assert data["reservation-id"] == "r-0b9d9f06"
+    assert data["security-groups"] == ["web", "ssh"]
+    derived = ec2_meta_data(CASE.topology, SERVER_ID)["reservation-id"]
+    assert derived.startswith("r-") and len(derived) == 10
 
 
 # -- vendor data ---------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def test_meta_data_by_name_and_version(db: str) -> None:
     code, out, _ = render(db, "meta-data", "Matrix VM")
     assert code == 0
     meta = json.loads(out)
-    assert (meta["uuid"], meta["hostname"]) == (SERVER_ID, "matrix-vm")
+    assert (meta["uuid"], meta["hostname"]) == (SERVER_ID, "matrix-vm.novalocal")
     assert meta["public_keys"] == {"ops": KEY.public_key}
     code, out, _ = render(db, "meta-data", SERVER_ID, "--version", "2012-08-10")
     assert code == 0
@@ -79,7 +79,10 @@ def test_vendor_data_from_a_directory(db: str, tmp_path: Path) -> None:
     code, out, _ = render(
         db, "vendor-data", SERVER_ID, "--v2", env={"GUESTMETA_VENDOR_DATA": str(tmp_path)}
     )
-    assert (code, json.loads(out)) == (0, {})
+    # As Nova serves vendor_data2.json: the static vendor data under "static".
+    assert (code, json.loads(out)) == (0, {"static": {"cloud-init": "#cloud-config\n", "a": 2}})
+    code, out, _ = render(db, "meta-data", SERVER_ID, "--dhcp-domain", "")
+    assert json.loads(out)["hostname"] == "matrix-vm"
 
 
 def test_vendor_data_unset_is_empty_and_bad_json_is_one_line(db: str, tmp_path: Path) -> None:

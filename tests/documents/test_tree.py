@@ -65,7 +65,9 @@ def test_meta_data_keys_grow_with_the_version() -> None:
     assert keys("2013-04-04") == old | {"random_seed"}
     assert keys("2015-10-15") == old | {"random_seed", "project_id"}
     assert keys("2016-06-30") == old | {"random_seed", "project_id", "devices"}
-    assert keys("latest") == keys("2016-06-30")
+    assert keys("2018-08-27") == keys("2016-06-30")
+    assert keys("2020-10-14") == keys("2016-06-30") | {"dedicated_cpus"}
+    assert keys("latest") == keys("2020-10-14")
 
 
 def test_without_ports_or_user_data_those_files_are_absent() -> None:
@@ -117,7 +119,7 @@ def test_config_drive_reader_reads_the_tree(tmp_path: Path) -> None:
     read = cloudinit.read_drive(tmp_path)
     meta = read["metadata"]
     assert meta["uuid"] == SERVER_ID
-    assert meta["hostname"] == "matrix-vm"
+    assert meta["hostname"] == "matrix-vm.novalocal"  # Nova's default dhcp_domain
     assert meta["public_keys"] == {"ops": KEY.public_key}
     assert meta["name"] == "Matrix VM"
     assert read["userdata"] == b"#cloud-config\nhostname: matrix-vm\n"
@@ -154,8 +156,8 @@ def test_ec2_tree_keys_and_leaves() -> None:
     assert tree[f"{v}/meta-data/public-keys/0/"] == b"openssh-key"
     assert tree[f"{v}/meta-data/public-keys/0/openssh-key"] == KEY.public_key.encode()
     assert tree[f"{v}/meta-data/instance-id"] == b"i-0000002a"
-    assert tree[f"{v}/meta-data/hostname"] == b"matrix-vm"
-    assert tree[f"{v}/meta-data/local-hostname"] == b"matrix-vm"
+    assert tree[f"{v}/meta-data/hostname"] == b"matrix-vm.novalocal"
+    assert tree[f"{v}/meta-data/local-hostname"] == b"matrix-vm.novalocal"
     assert tree[f"{v}/meta-data/local-ipv4"] == b"10.80.0.10"
     assert tree[f"{v}/meta-data/placement/availability-zone"] == b"az1"
     assert tree[f"{v}/meta-data/block-device-mapping/root"] == b"/dev/vda"

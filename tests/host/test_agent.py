@@ -266,3 +266,39 @@ def test_agent_survives_a_libvirtd_restart(
         assert wait_for(lambda: both_show(dom, with_fip)) < 1.0
     finally:
         conn.close()
+
+
+def _pci_by_hand(dom: Any, mac: str) -> tuple[str, str]:
+    """The NIC's <address type='pci'> read off the live XML and written as Nova writes it."""
+    from lxml import etree
+
+    root = etree.fromstring(dom.XMLDesc(0).encode())
+    for iface in root.iterfind("devices/interface"):
+        if iface.find("mac").get("address").lower() == mac:
+            a = iface.find("address")
+            assert a.get("type") == "pci"
+            text = "{:04x}:{:02x}:{:02x}.{:x}".format(
+                *(int(a.get(k), 16) for k in ("domain", "bus", "slot", "function"))
+            )
+            return "pci", text
+    raise AssertionError(f"no interface {mac}")
+
+
+def test_the_agent_records_where_each_nic_sits_on_its_bus(
+    domains: tuple[Any, Any], scenario_store: Store
+) -> None:
+    run, off = domains
+    before = scenario_store.revision()
+    Agent(scenario_store, uri=URI, host=HOST).run_once()
+    addresses = scenario_store.nic_addresses()
+    where = _pci_by_hand(run, "fa:16:3e:00:01:01")
+    assert where[1].startswith("0000:00:")  # a slot on the pc machine's root bus
+    # A shut-off domain's saved definition has its addresses too.
+    off_xml = off.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    assert "fa:16:3e:00:02:01" in off_xml
+    assert set(addresses) == {"fa:16:3e:00:01:01", "fa:16:3e:00:02:01"}
+    assert addresses["fa:16:3e:00:01:01"] == where
+    after = scenario_store.revision()
+    assert after == before + 2  # one change per server: the services follow it
+    Agent(scenario_store, uri=URI, host=HOST).run_once()
+    assert scenario_store.revision() == after  # nothing moved: nothing written

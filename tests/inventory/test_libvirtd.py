@@ -129,3 +129,23 @@ def test_scan_connection_reads_only_the_metadata_element(
     assert scan.rows() == [
         Row(dom.name(), dom.UUIDString(), "web-1", PROJECT, "p1", "10.0.0.7", "fixed", 4, "shutoff")
     ]
+
+
+def test_connection_scan_reports_and_leaves_out_bad_addresses(
+    make_domain: Callable[..., Any],
+) -> None:
+    """Anyone who may call ``virsh metadata`` can write any address; the scan checks each."""
+    dom = make_domain(
+        "badip",
+        metadata=element(
+            name="evil",
+            ports=[("port-bad", [("fixed", "10.0.0.7", "4"), ("fixed", "999.1.1.1", "4")])],
+        ),
+    )
+    scan = scan_uri(URI)
+    assert [(r.ip, r.port_uuid) for r in scan.rows() if r.domain == dom.name()] == [
+        ("10.0.0.7", "port-bad")
+    ]
+    assert [str(f) for f in scan.failures if f.source == dom.name()] == [
+        f"{dom.name()}: port port-bad: '999.1.1.1' is not an IP address; address skipped"
+    ]

@@ -2,6 +2,8 @@
 
 The service is started exactly as an operator starts it (the command, a TOML file, the
 store URL), and the tests talk to it over real HTTP with the standard library's client.
+Both may run inside a network namespace (``netns``): the service under
+``ip netns exec``, the client as scripts/http_request.py there.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from guestmeta.store import Store
 from tests.conftest import DATA
 
 OPENSTACK = sorted((DATA / "openstack").glob("*.json"))
+CLIENT = Path(__file__).with_name("scripts") / "http_request.py"
 
 
 def free_port() -> int:
@@ -52,10 +55,14 @@ def request(
     body: bytes | None = None,
     host: str = "127.0.0.1",
     source: str | None = None,
+    netns: str | None = None,
+    timeout: float = 10,
 ) -> Answer:
     """One request on a fresh connection (``source``: the address to send from)."""
+    if netns is not None:
+        return _request_in(netns, port, method, path, headers, body, host, source, timeout)
     conn = http.client.HTTPConnection(
-        host, port, timeout=10, source_address=(source, 0) if source else None
+        host, port, timeout=timeout, source_address=(source, 0) if source else None
     )
     try:
         conn.request(method, path, body=body, headers=headers or {})
@@ -64,6 +71,42 @@ def request(
         return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
     finally:
         conn.close()
+
+
+def _request_in(
+    netns: str,
+    port: int,
+    method: str,
+    path: str,
+    headers: dict[str, str] | None,
+    body: bytes | None,
+    host: str,
+    source: str | None,
+    timeout: float = 10,
+) -> Answer:
+    """The same request sent from inside network namespace ``netns``."""
+    ask = {
+        "host": host,
+        "port": port,
+        "method": method,
+        "path": path,
+        "headers": headers or {},
+        "source": source,
+        "body": body.decode("latin-1") if body is not None else None,
+        "timeout": timeout,
+    }
+    done = subprocess.run(
+        ["ip", "netns", "exec", netns, sys.executable, str(CLIENT), json.dumps(ask)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"client in {netns} failed: {done.stderr}")
+    answer = json.loads(done.stdout)
+    if "error" in answer:
+        raise ConnectionError(f"{netns}: {answer['error']}")
+    return Answer(answer["status"], answer["headers"], answer["body"].encode("latin-1"))
 
 
 @dataclass
@@ -75,12 +118,13 @@ class Service:
     db: str
     config: Path
     extra_ports: dict[str, int] = field(default_factory=dict)
+    netns: str | None = None
 
     def get(self, path: str, **kwargs: object) -> Answer:
         return request(self.port, "GET", path, **kwargs)  # type: ignore[arg-type]
 
     def health(self) -> dict[str, object]:
-        answer = request(self.admin, "GET", "/healthz")
+        answer = request(self.admin, "GET", "/healthz", netns=self.netns)
         return json.loads(answer.body)  # type: ignore[no-any-return]
 
     def access_lines(self) -> list[dict[str, object]]:
@@ -103,12 +147,16 @@ def start(
     admin: int,
     env: dict[str, str] | None = None,
     wait: bool = True,
+    netns: str | None = None,
 ) -> Service:
+    """``guestmeta serve`` with ``config`` (plus the admin listener), ready when it returns."""
     path = tmp / f"serve-{port}.toml"
     path.write_text(f'admin_listen = "127.0.0.1:{admin}"\n' + config)
     log = tmp / f"serve-{port}.log"
     guestmeta = str(Path(sys.executable).with_name("guestmeta"))
     command = [guestmeta, "--db", db, "serve", "--config", str(path)]
+    if netns is not None:  # ip netns exec execs the command: the PID stays the service's
+        command = ["ip", "netns", "exec", netns, *command]
     process = subprocess.Popen(
         command,
         stdout=log.open("wb"),
@@ -116,7 +164,7 @@ def start(
         env=env or environment(),
         start_new_session=True,
     )
-    service = Service(process, port, admin, log, db, path)
+    service = Service(process, port, admin, log, db, path, netns=netns)
     if wait:
         deadline = time.monotonic() + 30
         while True:
@@ -142,6 +190,22 @@ def stop(service: Service) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(service.process.pid, signal.SIGKILL)
             service.process.wait()
+
+
+PROXY_SECRET = "s3cret-proxy"
+
+
+def start_proxied(
+    tmp: Path, db: str, settings: str = "rate_limit = 0\naccess_log = false"
+) -> Service:
+    """The service with one proxy listener (Neutron's signed headers name the caller), so
+    that a test on this machine can ask as any server of the store."""
+    port = free_port()
+    config = (
+        f'proxy_shared_secret = "{PROXY_SECRET}"\n{settings}\n'
+        f'[[listen]]\naddress = "127.0.0.1:{port}"\nmode = "proxy"\n'
+    )
+    return start(tmp, db, config, port=port, admin=free_port())
 
 
 def openstack_topology() -> Topology:

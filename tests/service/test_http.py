@@ -20,6 +20,9 @@ from guestmeta.documents import DocumentOptions, service_tree, versions
 from guestmeta.model import Topology
 from guestmeta.service.identity import sign
 from tests.service.conftest import (
+    PROXY_SECRET as SECRET,
+)
+from tests.service.conftest import (
     Service,
     filled_store,
     free_port,
@@ -28,7 +31,6 @@ from tests.service.conftest import (
     stop,
 )
 
-SECRET = "s3cret-proxy"
 WEB01 = "7990f02f-b7a4-5e19-a54a-3db5d9dd5390"
 WEB02 = "b4d31cfb-0799-5494-887c-f31e5bf2fbb6"
 LB02 = "6f7ea8ec-9a3c-50db-bcf1-f1563b1948ca"  # no ports: no network_data.json
@@ -279,3 +281,11 @@ def test_the_access_log_is_one_json_object_per_request(running: Running) -> None
         time.sleep(0.05)
     assert hits[-1]["status"] == 200 and hits[-1]["server"] == WEB01
     assert hits[-1]["method"] == "GET" and isinstance(hits[-1]["ms"], float)
+
+
+def test_the_ec2_tree_also_answers_under_ec2_as_novas_does(running: Running) -> None:
+    plain = running.ask("GET", "/2009-04-04/meta-data/instance-id")
+    aliased = running.ask("GET", "/ec2/2009-04-04/meta-data/instance-id")
+    assert plain.status == aliased.status == 200
+    assert aliased.body == plain.body
+    assert running.ask("GET", "/ec2").body == request(running.service.port, "GET", "/").body

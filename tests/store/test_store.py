@@ -13,13 +13,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from guestmeta.apply import ApplyError, load_document, plan_apply
 from guestmeta.apply.edit import plan_detach
 from guestmeta.apply.source import Document
 from guestmeta.model import FloatingIP, Network, Plan, Topology
-from guestmeta.store import Result, Store, schema
+from guestmeta.store import Result, Store, StoreError, schema
 from guestmeta.store.migrate import HEAD, current_revision
 from tests.conftest import DATA, DUMP, DUMP_FILES
 
@@ -207,8 +208,11 @@ def test_a_write_failing_half_way_is_rolled_back(store: Store) -> None:
         new.floatingips["fip-b"] = replace(new.floatingips["fip-a"], id="fip-b")
         return Plan.between(current, new)
 
-    with pytest.raises(IntegrityError):
+    with pytest.raises(StoreError) as caught:  # one line, the driver's cause kept
         store.change(broken)
+    assert isinstance(caught.value.__cause__, IntegrityError)
+    assert str(caught.value).startswith("cannot write to store ")
+    assert "\n" not in str(caught.value)
     assert store.revision() == 1
     assert store.load() == before
 
@@ -271,3 +275,89 @@ def test_migrated_schema_matches_the_table_definitions(store: Store) -> None:
     with store.engine.connect() as conn:
         differences: list[Any] = compare_metadata(MigrationContext.configure(conn), schema.metadata)
     assert differences == []
+
+
+def test_a_watch_wakes_on_each_change_and_times_out_with_the_old_revision(
+    store: Store, store_url: str
+) -> None:
+    watch = store.watch()
+    try:
+        assert watch.wait(-1, timeout=5) == 0  # already past: at once
+        started = time.monotonic()
+        assert watch.wait(0, timeout=0.3) == 0
+        assert time.monotonic() - started >= 0.25
+        with Store(store_url) as writer:
+            for expected in (1, 2):
+                doc = network_doc(f"n{expected}")
+                timer = threading.Timer(0.2, apply, (writer, [doc]))
+                timer.start()
+                got = watch.wait(expected - 1, timeout=10)
+                timer.join()
+                assert got == expected
+    finally:
+        watch.close()
+
+
+def test_a_watch_whose_connection_died_raises_and_a_new_one_catches_up(
+    store: Store, store_url: str
+) -> None:
+    if not store.is_postgres:
+        pytest.skip("SQLite has no connection to lose")
+    watch = store.watch()
+    watch.wait(-1, timeout=1)
+    pid = watch._raw.driver_connection.info.backend_pid
+    with Store(store_url) as writer:
+        with writer.engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            conn.commit()
+        apply(writer, [minimal()])  # a change while the watch is down
+    with pytest.raises(Exception):  # noqa: B017 (the driver's error, whatever its class)
+        watch.wait(0, timeout=2)
+    watch.close()
+    again = store.watch()
+    try:
+        assert again.wait(0, timeout=2) == 1  # caught up on reconnecting
+    finally:
+        again.close()
+
+
+def test_nic_addresses_and_passwords_are_kept_per_server_and_die_with_it(dump: Store) -> None:
+    server = next(iter(dump.load().servers.values()))
+    start = dump.revision()
+    assert dump.set_nic_addresses(server.id, {"FA:16:3E:00:00:01": ("pci", "0000:00:03.0")})
+    assert dump.revision() == start + 1
+    assert not dump.set_nic_addresses(server.id, {"fa:16:3e:00:00:01": ("pci", "0000:00:03.0")})
+    assert dump.revision() == start + 1  # the same again: nothing written
+    assert dump.nic_addresses() == {"fa:16:3e:00:00:01": ("pci", "0000:00:03.0")}
+    revision, _topology, nics = dump.load_at()
+    assert (revision, nics) == (start + 1, {"fa:16:3e:00:00:01": ("pci", "0000:00:03.0")})
+    assert dump.set_password(server.id, "secret")
+    assert not dump.set_password(server.id, "other")
+    assert dump.password(server.id) == "secret"
+    assert dump.revision() == start + 1  # a password is not part of the topology
+
+    def gone(current: Topology) -> Any:
+        new = current.copy()
+        new.servers = {k: v for k, v in current.servers.items() if k != server.id}
+        return Plan.between(current, new)
+
+    dump.change(gone)
+    assert dump.nic_addresses() == {}
+    assert dump.password(server.id) is None
+
+
+def test_a_stored_item_an_older_version_allowed_is_one_line(store: Store) -> None:
+    """A network stored before names had a limit (possible on SQLite) does not crash a load."""
+    apply(store, [network_doc("ok")])
+    long_name = "n" * 300
+    with store.engine.begin() as conn:
+        conn.execute(
+            schema.networks.insert(),
+            {"id": "net-old", "name": "old", "data": {"id": "net-old", "name": long_name}},
+        )
+    with pytest.raises(StoreError) as caught:
+        store.load()
+    assert str(caught.value) == (
+        "stored network 'net-old' breaks a rule this version enforces: "
+        f"name: '{'n' * 39}... (300 characters) is over 255 characters"
+    )

@@ -10,6 +10,7 @@ from typing import Any
 from guestmeta.apply.fields import Fields, json_type
 from guestmeta.apply.source import Document, RawItem
 from guestmeta.model import InvalidItem, Topology, noun
+from guestmeta.model.errors import shown
 
 
 @dataclass
@@ -88,9 +89,11 @@ class Context:
         if len(matches) == 1:
             return matches[0]
         if matches:
-            f.error(field_name, f"{value!r} is ambiguous: {len(matches)} {kind} have that name")
+            f.error(
+                field_name, f"{shown(value)} is ambiguous: {len(matches)} {kind} have that name"
+            )
         else:
-            f.error(field_name, f"unknown {noun(kind)} {value!r}")
+            f.error(field_name, f"unknown {noun(kind)} {shown(value)}")
         return None
 
     def ref(self, f: Fields, kind: str, *keys: str, required: bool = False) -> str | None:

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from guestmeta.apply.errors import ApplyError
 from guestmeta.model import KINDS, Plan, Port, Topology, noun
+from guestmeta.model.errors import shown
 from guestmeta.model.kinds import kind_of
 
 
@@ -13,7 +14,7 @@ def kind_name(kind: str) -> str:
     """``network`` or ``networks`` -> ``networks``; raises ApplyError for anything else."""
     found = kind_of(kind)
     if found is None or found not in KINDS:
-        raise ApplyError([f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})"])
+        raise ApplyError([f"unknown kind {shown(kind)} (expected one of {', '.join(KINDS)})"])
     return found
 
 
@@ -32,14 +33,16 @@ def find(topology: Topology, kind: str, ref: str) -> str:
         return matches[0]
     singular = noun(kind)
     if matches:
-        raise ApplyError([f"{singular} {ref!r} is ambiguous: {len(matches)} match; use the id"])
-    raise ApplyError([f"no {singular} {ref!r}"])
+        raise ApplyError(
+            [f"{singular} {shown(ref)} is ambiguous: {len(matches)} match; use the id"]
+        )
+    raise ApplyError([f"no {singular} {shown(ref)}"])
 
 
 def _checked(current: Topology, new: Topology, doing: str, gone: str = "") -> Plan:
     lines = []
     for p in new.problems():
-        if gone and p.message.endswith(f" {gone!r}"):  # "unknown network 'ID'"
+        if gone and p.message.endswith(f" {shown(gone)}"):  # "unknown network 'ID'"
             lines.append(f"cannot {doing}: {noun(p.kind)} {p.key} still uses it ({p.field})")
         else:
             lines.append(f"cannot {doing}: {p}")

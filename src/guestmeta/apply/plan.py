@@ -22,6 +22,7 @@ from guestmeta.apply.ports import PortSteps
 from guestmeta.apply.servers import ServerSteps
 from guestmeta.apply.source import Document, RawItem
 from guestmeta.model import KINDS, Plan, Topology, noun
+from guestmeta.model.errors import shown
 
 
 class _Planner(NetworkSteps, PortSteps, ServerSteps):
@@ -76,7 +77,7 @@ class _Planner(NetworkSteps, PortSteps, ServerSteps):
             return None
         stored = self.stored_names(raw.kind).get(name, [])
         if len(stored) > 1:
-            f.error("name", f"{len(stored)} stored {raw.kind} are named {name!r}; give an id")
+            f.error("name", f"{len(stored)} stored {raw.kind} are named {shown(name)}; give an id")
             return None
         # Stable per name within this apply, so two items of one name collide as duplicates.
         return stored[0] if stored else f"new:{name}"

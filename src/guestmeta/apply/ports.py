@@ -230,7 +230,7 @@ class PortSteps(Context):
             f = d.f
             port_id = self.ref(f, "ports", "port_id")
             network_id = self.ref(f, "networks", "floating_network_id")
-            address = f.text("floating_ip_address")
+            address = _canonical(f.text("floating_ip_address"))
             if not d.id:
                 d.id = (
                     by_address.get(address or "")
@@ -338,3 +338,12 @@ class PortSteps(Context):
             )
             if bond is not None:
                 self.new.bonds[d.id] = bond
+
+
+def _canonical(address: str | None) -> str | None:
+    """An address as the store keeps it (one spelling per address); as given if invalid,
+    for the model to refuse with the value the file wrote."""
+    try:
+        return str(parse_ip(address)) if address else address
+    except ValueError:
+        return address

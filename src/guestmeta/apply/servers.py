@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import UTC, datetime
+from typing import Any
 
 from guestmeta.apply.context import Context
 from guestmeta.apply.fields import Fields, json_type
 from guestmeta.model import Flavor, InvalidItem, Keypair, Server
+from guestmeta.model.errors import plain, shown
 from guestmeta.model.server import sanitize_hostname
 
 
@@ -59,12 +61,23 @@ class ServerSteps(Context):
                 disk=0 if disk is None else disk,
                 ephemeral=0 if ephemeral is None else ephemeral,
                 swap=swap or 0,
-                extra_specs={str(k): str(v) for k, v in extra.items()},
+                extra_specs=self.extra_specs(f, extra),
             )
         except InvalidItem as exc:
             for err in exc.errors:
                 f.error(err.field.removeprefix("flavor."), err.message)
             return None
+
+    @staticmethod
+    def extra_specs(f: Fields, extra: dict[str, Any]) -> dict[str, str]:
+        """Nova's extra specs are strings; numbers and booleans are written as text."""
+        specs = {}
+        for key, value in extra.items():
+            if isinstance(value, (str, int, float, bool)):
+                specs[key] = str(value).lower() if isinstance(value, bool) else str(value)
+            else:
+                f.error(f"extra_specs.{plain(key)}", f"must be a string, not {json_type(value)}")
+        return specs
 
     def server_flavor(self, f: Fields, flavors: dict[str, Flavor]) -> Flavor:
         value = f.data.get("flavor")
@@ -73,7 +86,7 @@ class ServerSteps(Context):
         if isinstance(value, str):
             found = flavors.get(value)
             if found is None:
-                f.error("flavor", f"unknown flavor {value!r}")
+                f.error("flavor", f"unknown flavor {shown(value)}")
             return found or Flavor()
         sub = f.sub("flavor", value)
         if sub is None:
@@ -83,7 +96,7 @@ class ServerSteps(Context):
         ref = sub.text("id", "name") or ""
         found = flavors.get(ref)
         if found is None:
-            sub.error("id", f"unknown flavor {ref!r} (list it under flavors, or embed it)")
+            sub.error("id", f"unknown flavor {shown(ref)} (list it under flavors, or embed it)")
         return found or Flavor()
 
     def build_servers(self) -> None:
@@ -99,7 +112,7 @@ class ServerSteps(Context):
             metadata = f.mapping("metadata") or {}
             for k, v in metadata.items():
                 if not isinstance(v, str):
-                    f.error(f"metadata.{k}", f"must be a string, not {json_type(v)}")
+                    f.error(f"metadata.{plain(k)}", f"must be a string, not {json_type(v)}")
             server = self.build(
                 d,
                 Server,
@@ -146,7 +159,7 @@ class ServerSteps(Context):
         try:
             when = datetime.fromisoformat(text)
         except ValueError:
-            f.error("created", f"{text!r} is not an ISO 8601 time")
+            f.error("created", f"{shown(text)} is not an ISO 8601 time")
             return self.now
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)

@@ -10,6 +10,9 @@ from typing import Annotated, Any
 import typer
 
 from guestmeta.cli.common import ConnectOption, app, fail, open_store
+from guestmeta.cli.render import DhcpDomainOption, VendorDirOption
+from guestmeta.documents.options import DEFAULT_DHCP_DOMAIN
+from guestmeta.drives.kinds import FileSystem, Layout
 
 
 @app.command()
@@ -30,6 +33,22 @@ def agent(
             min=0.0,
         ),
     ] = 10.0,
+    config_drives: Annotated[
+        str | None,
+        typer.Option(
+            "--config-drives",
+            metavar="DIR",
+            help="keep each server's config drive in DIR and on its domain's cdrom",
+        ),
+    ] = None,
+    drive_layout: Annotated[
+        Layout, typer.Option("--drive-layout", help="layout of the config drives")
+    ] = Layout.config_2,
+    drive_fs: Annotated[
+        FileSystem, typer.Option("--drive-fs", help="file system of the config drives")
+    ] = FileSystem.iso9660,
+    vendor_dir: VendorDirOption = None,
+    dhcp_domain: DhcpDomainOption = DEFAULT_DHCP_DOMAIN,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="also log every check")
     ] = 0,
@@ -39,17 +58,40 @@ def agent(
     Writes only what differs, live and saved; reacts to store changes and libvirt
     events within a second; adopts ports whose MAC someone plugged by hand, unplugs
     NICs of ports the store detached, and removes its element from domains that are no
-    longer this host's servers.
+    longer this host's servers. With --config-drives, also builds each server's config
+    drive in DIR, puts it on the domain's cdrom, and rebuilds and swaps it whenever the
+    server's documents change.
     """
+    from pathlib import Path
+
+    from guestmeta.documents import DocumentOptions, VendorData, VendorDataError
     from guestmeta.host.agent import Agent
+    from guestmeta.host.drives import DriveKeeper
     from guestmeta.libvirt.connection import LibvirtUnreachable
+
+    drives = None
+    if config_drives is not None:
+        directory = Path(config_drives)
+        if not directory.is_dir():
+            fail(f"guestmeta agent: --config-drives {config_drives}: not a directory")
+        try:
+            vendor = VendorData.from_dir(vendor_dir)
+        except VendorDataError as exc:
+            fail(f"guestmeta: {exc}")
+        options = DocumentOptions(dhcp_domain=dhcp_domain, vendor=vendor)
+        drives = DriveKeeper(directory, drive_layout, drive_fs, options)
 
     # Our own loggers speak; libraries (Alembic, SQLAlchemy) only when something is wrong.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("guestmeta").setLevel(logging.DEBUG if verbose else logging.INFO)
     with open_store() as store:
         worker = Agent(
-            store, uri=connect, host=host, interval=interval, unplug_timeout=unplug_timeout
+            store,
+            uri=connect,
+            host=host,
+            interval=interval,
+            unplug_timeout=unplug_timeout,
+            drives=drives,
         )
         if once:
             try:

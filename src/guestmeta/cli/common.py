@@ -9,7 +9,7 @@ import typer
 
 from guestmeta.apply import ApplyError
 from guestmeta.apply.edit import find
-from guestmeta.cli.output import as_json
+from guestmeta.cli.output import as_json, printable
 from guestmeta.model import Topology
 
 if TYPE_CHECKING:
@@ -45,18 +45,40 @@ ConnectOption = Annotated[
 ]
 
 
+MAX_LINES = 1000  # problems printed; a file with more is not worth reading line by line
+MAX_LINE = 1000  # characters of one line
+
+
 def fail(lines: list[str] | str) -> NoReturn:
-    for line in [lines] if isinstance(lines, str) else lines:
-        typer.echo(line, err=True)
+    """Print one line per problem on stderr and exit 1.
+
+    The last guard of "one line per problem": a line cannot be split by a control
+    character that reached it unquoted, nor grow without bound, nor be repeated millions
+    of times.
+    """
+    lines = [lines] if isinstance(lines, str) else lines
+    for line in lines[:MAX_LINES]:
+        typer.echo(one_line(line), err=True)
+    if len(lines) > MAX_LINES:
+        typer.echo(f"... and {len(lines) - MAX_LINES} more problems", err=True)
     raise typer.Exit(1)
 
 
-def open_store() -> Store:
+def one_line(line: str) -> str:
+    """``line`` with control characters escaped and its length capped."""
+    line = printable(line)
+    if len(line) > MAX_LINE:
+        line = f"{line[:MAX_LINE]}... ({len(line)} characters)"
+    return line
+
+
+def open_store(fallback: str | None = None) -> Store:
+    """The store of ``--db`` (or ``GUESTMETA_DB``), else ``fallback``, else the default."""
     # Imported here: commands that never open the store start faster without SQLAlchemy.
     from guestmeta.store import Store, StoreError, default_url
     from guestmeta.store.engine import normalize_url
 
-    url = _state.get("db") or default_url()
+    url = _state.get("db") or fallback or default_url()
     try:
         return Store(normalize_url(url))
     except StoreError as exc:

@@ -15,6 +15,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 from guestmeta.apply import ApplyError, Plan, SourceError, load_document, plan_apply
 from guestmeta.apply.edit import kind_name, plan_delete
 from guestmeta.cli import agent as _agent  # noqa: F401  (registers its commands)
+from guestmeta.cli import configdrive as _configdrive  # noqa: F401  (registers its commands)
 from guestmeta.cli import inventory as _inventory  # noqa: F401  (registers its commands)
 from guestmeta.cli import ports as _ports  # noqa: F401  (registers its commands)
 from guestmeta.cli import serve as _serve  # noqa: F401  (registers its commands)
@@ -173,4 +174,11 @@ def main() -> None:
         sys.exit(1)
     except BrokenPipeError:  # e.g. piped into head
         sys.exit(0)
+    except Exception as exc:
+        # The store is imported only by commands that use it (it costs start-up time).
+        store = sys.modules.get("guestmeta.store")
+        if store is None or not isinstance(exc, store.StoreError):
+            raise
+        typer.echo(f"guestmeta: {exc}", err=True)
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -1,4 +1,9 @@
-"""Printing results: stable JSON for scripts, a rich table for people."""
+"""Printing results: stable JSON for scripts, a rich table for people.
+
+Table cells hold names from files and domain XML that anyone may have written: each is a
+plain ``Text`` (rich would read ``[red]`` or ``[/]`` in a string as markup, and the latter
+ends the command with a traceback) with its control characters escaped.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +14,32 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 def as_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
 
 
-def cell(value: Any) -> str:
+def printable(text: str) -> str:
+    """``text`` with each control (or other unprintable) character escaped as ``repr`` does."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def cell_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        return "\n".join(cell(v) for v in value)
+        return "\n".join(cell_text(v) for v in value)  # one line per entry, on purpose
     if isinstance(value, dict):
-        return ", ".join(f"{k}={cell(v)}" for k, v in value.items())
-    return str(value)
+        return ", ".join(f"{printable(str(k))}={cell_text(v)}" for k, v in value.items())
+    return printable(str(value))
+
+
+def cell(value: Any) -> Text:
+    return Text(cell_text(value))
 
 
 def print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str) -> None:
@@ -51,7 +68,7 @@ def print_object(
     table.add_column("value")
     for key, value in data.items():
         if key not in nested:
-            table.add_row(key, cell(value))
+            table.add_row(Text(printable(key)), cell(value))
     console.print(table)
     for key, columns in nested.items():
         if data.get(key):

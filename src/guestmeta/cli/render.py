@@ -10,6 +10,7 @@ import typer
 from guestmeta.cli.common import fail, load_server
 from guestmeta.documents import (
     LATEST,
+    DocumentOptions,
     VendorData,
     VendorDataError,
     ec2_meta_data,
@@ -17,6 +18,7 @@ from guestmeta.documents import (
     network_data,
     versions,
 )
+from guestmeta.documents.options import DEFAULT_DHCP_DOMAIN
 from guestmeta.documents.vendor_data import VENDOR_DATA, VENDOR_DATA2
 
 render_app = typer.Typer(
@@ -31,6 +33,16 @@ VendorDirOption = Annotated[
         "--vendor-data",
         envvar="GUESTMETA_VENDOR_DATA",
         help="directory of vendor_data.json / vendor_data2.json files [default: none]",
+    ),
+]
+
+
+DhcpDomainOption = Annotated[
+    str,
+    typer.Option(
+        "--dhcp-domain",
+        envvar="GUESTMETA_DHCP_DOMAIN",
+        help="appended to host names, as Nova's [api] dhcp_domain; '' for none",
     ),
 ]
 
@@ -58,11 +70,13 @@ def render_network_data(server: ServerArg) -> None:
 def render_meta_data(
     server: ServerArg,
     version: Annotated[str, typer.Option(help="OpenStack metadata version")] = LATEST,
+    dhcp_domain: DhcpDomainOption = DEFAULT_DHCP_DOMAIN,
 ) -> None:
     """Print meta_data.json as the guest sees it (random_seed is fresh every time)."""
     _check_version(version, versions.openstack_versions())
     topology, server_id = load_server(server)
-    _print(meta_data(topology, server_id, version))
+    options = DocumentOptions(dhcp_domain=dhcp_domain)
+    _print(meta_data(topology, server_id, version, options=options))
 
 
 @render_app.command("vendor-data")
@@ -71,7 +85,8 @@ def render_vendor_data(
     vendor_dir: VendorDirOption = None,
     v2: Annotated[bool, typer.Option("--v2", help="print vendor_data2.json instead")] = False,
 ) -> None:
-    """Print vendor_data.json (or vendor_data2.json): global, project and server files merged."""
+    """Print vendor_data.json (or vendor_data2.json) as guests get it: global, project and
+    server files merged; vendor_data2.json holds vendor_data.json under "static"."""
     try:
         vendor = VendorData.from_dir(vendor_dir)
     except VendorDataError as exc:
@@ -79,7 +94,7 @@ def render_vendor_data(
     topology, server_id = load_server(server)
     server_item = topology.servers[server_id]
     try:
-        documents = vendor.for_server(server_item.project_id, server_id)
+        documents = vendor.as_served(server_item.project_id, server_id)
     except VendorDataError as exc:
         fail(f"guestmeta: {exc}")
     _print(documents[VENDOR_DATA2 if v2 else VENDOR_DATA])
@@ -89,11 +104,13 @@ def render_vendor_data(
 def render_ec2_meta_data(
     server: ServerArg,
     version: Annotated[str, typer.Option(help="EC2 metadata version")] = LATEST,
+    dhcp_domain: DhcpDomainOption = DEFAULT_DHCP_DOMAIN,
 ) -> None:
     """Print the EC2 meta-data as a config drive carries it (ec2/<version>/meta-data.json)."""
     _check_version(version, versions.ec2_versions())
     topology, server_id = load_server(server)
-    _print(ec2_meta_data(topology, server_id, version))
+    options = DocumentOptions(dhcp_domain=dhcp_domain)
+    _print(ec2_meta_data(topology, server_id, version, options))
 
 
 @render_app.command("domain-metadata")

@@ -58,10 +58,11 @@ def serve(
         VendorData.from_dir(settings.vendor_data_dir or None)
     except (SettingsError, VendorDataError) as exc:
         fail(f"guestmeta: {exc}")
-    with open_store() as store:  # fails in one line before anything listens
+    # --db and GUESTMETA_DB come before the file's db; fails in one line before anything listens
+    with open_store(settings.db) as store:
         url = store.url
     try:
-        raise typer.Exit(run(settings, settings.db or url))
+        raise typer.Exit(run(settings, url))
     except ServeError as exc:
         fail(f"guestmeta: {exc}")
 

@@ -78,29 +78,18 @@ def encode(document: Any) -> bytes:
     return json.dumps(document).encode()
 
 
-def _vendor(topology: Topology, server_id: str, options: DocumentOptions) -> tuple[bytes, bytes]:
-    """vendor_data.json (Nova's static vendor data) and vendor_data2.json: the static
-    data under ``static``, then the operator's other targets, as Nova merges its
-    providers (a target named ``static`` cannot replace the static data)."""
-    server = topology.servers[server_id]
-    docs = options.vendor.for_server(server.project_id, server_id)
-    static = docs[VENDOR_DATA]
-    targets = {k: v for k, v in docs[VENDOR_DATA2].items() if k != "static"}
-    return encode(static), encode({"static": static, **targets})
-
-
 def _openstack_files(
     topology: Topology, server_id: str, options: DocumentOptions
 ) -> dict[str, bytes | None]:
     """File name -> bytes for the files every version shares (None: not there)."""
     server = topology.servers[server_id]
-    vendor1, vendor2 = _vendor(topology, server_id, options)
+    vendor = options.vendor.as_served(server.project_id, server_id)
     network = network_data(topology, server_id)
     return {
         "user_data": server.user_data,
-        VENDOR_DATA: vendor1,
+        VENDOR_DATA: encode(vendor[VENDOR_DATA]),
         "network_data.json": encode(network) if network is not None else None,
-        VENDOR_DATA2: vendor2,
+        VENDOR_DATA2: encode(vendor[VENDOR_DATA2]),
     }
 
 

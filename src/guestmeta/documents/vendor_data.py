@@ -9,10 +9,14 @@ an operator fills with plain files, so it can live in configuration management::
     DIR/servers/<server_id>/vendor_data2.json    one server
 
 For each file name, the per-server object overrides the per-project one, which overrides
-the global one, key by key at the top level. A missing file (or no directory at all) is
-never an error, unlike Nova, which fails the config drive when its static provider has no
-file; the result is then ``{}``. A file that is not a JSON object is an error naming the
-file, because serving half of an operator's intent silently is worse than refusing.
+the global one, key by key at the top level. Guests get ``vendor_data.json`` as merged, and
+``vendor_data2.json`` as Nova builds it: ``{"static": <vendor_data.json>, <the merged
+vendor_data2.json's targets>...}`` (the targets standing for Nova's dynamic providers).
+
+A missing file (or no directory at all) is never an error, unlike Nova, which fails the
+config drive when its static provider has no file; the result is then ``{}``. A file
+that is not a JSON object is an error naming the file, because serving half of an
+operator's intent silently is worse than refusing.
 """
 
 from __future__ import annotations
@@ -50,6 +54,16 @@ class VendorData:
     def for_server(self, project_id: str | None, server_id: str) -> dict[str, dict[str, Any]]:
         """File name -> the merged JSON object for one server (``{}`` when nothing is set)."""
         return {name: self.merged(name, project_id, server_id) for name in FILES}
+
+    def as_served(self, project_id: str | None, server_id: str) -> dict[str, dict[str, Any]]:
+        """File name -> the object guests get: ``vendor_data.json`` is the merged file (Nova's
+        static vendor data); ``vendor_data2.json`` holds it under ``static``, then the
+        merged ``vendor_data2.json``'s other targets, as Nova merges its providers (a
+        target named ``static`` cannot replace the static data)."""
+        files = self.for_server(project_id, server_id)
+        static = files[VENDOR_DATA]
+        targets = {k: v for k, v in files[VENDOR_DATA2].items() if k != "static"}
+        return {VENDOR_DATA: static, VENDOR_DATA2: {"static": static, **targets}}
 
     def merged(self, name: str, project_id: str | None, server_id: str) -> dict[str, Any]:
         result: dict[str, Any] = {}

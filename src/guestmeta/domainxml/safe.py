@@ -8,8 +8,14 @@ from __future__ import annotations
 
 from lxml import etree
 
+# Always UTF-8, whatever the document declares: libvirt writes nothing else, and another
+# encoding (UTF-16, UTF-7) could spell markup that a byte search for it would miss.
 PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True
+    resolve_entities=False,
+    no_network=True,
+    huge_tree=False,
+    remove_blank_text=True,
+    encoding="utf-8",
 )
 
 

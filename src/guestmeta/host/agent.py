@@ -51,6 +51,7 @@ from guestmeta.libvirt.session import BACKOFF_MAX, BACKOFF_START, Session
 from guestmeta.model import Plan, Topology
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) loads only when a command opens it
+    from guestmeta.host.drives import DriveKeeper
     from guestmeta.store import Store
 
 log = logging.getLogger("guestmeta.agent")
@@ -93,8 +94,10 @@ class Agent:
         interval: float = 60.0,
         backoff_max: float = BACKOFF_MAX,
         unplug_timeout: float = UNPLUG_TIMEOUT,
+        drives: DriveKeeper | None = None,
     ) -> None:
         self.store = store
+        self.drives = drives
         self.host = host or socket.gethostname()
         self.interval = interval
         self.backoff_max = backoff_max
@@ -110,6 +113,8 @@ class Agent:
         # Domains that stopped being servers of this host: their element goes.
         self.orphans: set[str] = set()
         self.passes = 0  # full passes done (a pass after connecting follows the NIC checks)
+        self.buses: dict[str, tuple[str, str]] = {}  # MAC -> (bus, address) seen in XML
+        self.reported: dict[str, dict[str, tuple[str, str]]] = {}  # server -> sent to store
         self.session = Session(
             uri, register=self._register, on_lost=self._wake, backoff_max=backoff_max
         )
@@ -320,18 +325,40 @@ class Agent:
                 self.pending.pop(name, None)
             if plan.attach:
                 found[server_id] = plan.attach
+            self._report_buses(server_id, macs)
         if found:
             self._adopt(found)
 
+    def _report_buses(self, server_id: str, macs: list[str]) -> None:
+        """Tell the store where the server's NICs sit, when that changed (meta_data.json's
+        ``devices`` needs it, and only libvirt knows it)."""
+        ours = {p.mac_address.lower() for p in self.topology.index.ports(server_id)}
+        found = {mac: self.buses[mac] for mac in macs if mac in ours and mac in self.buses}
+        if self.reported.get(server_id) == found:
+            return
+        try:
+            self.store.set_nic_addresses(server_id, found)
+        except Exception as exc:  # the addresses wait for the next check, the rest goes on
+            log.warning("cannot record the NIC addresses of %s: %s", server_id, exc)
+            return
+        self.reported[server_id] = found
+
     def _nics_of(self, dom: Any, name: str) -> tuple[list[str], dict[str, PortIPs]]:
-        """The MACs of the domain's NICs (live and saved), and the ports its element lists."""
+        """The MACs of the domain's NICs (live and saved), and the ports its element lists.
+
+        Where each NIC sits on its bus is kept in :attr:`buses` on the way (the live
+        definition's answer wins: that is where the guest sees it).
+        """
         macs: list[str] = []
         listed: dict[str, PortIPs] = {}
         try:
             flags = affected(dom)
-            for flag in flags:
+            for flag in sorted(flags, key=lambda f: f != CONFIG):  # saved first, live last
                 xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if flag == CONFIG else 0)
-                macs += [iface.mac for iface in interfaces(xml)]
+                for iface in interfaces(xml):
+                    macs.append(iface.mac)
+                    if iface.bus is not None:
+                        self.buses[iface.mac] = iface.bus
                 try:
                     meta = load(dom, flag)
                 except MetadataError:
@@ -384,6 +411,15 @@ class Agent:
             for name in self.reload()[0]:
                 self.request(name, "ports adopted")
 
+    # -- config drives ----------------------------------------------------------------
+
+    def _keep_drives(self, *, check: bool = False) -> None:
+        """Rebuild the drives whose files changed and put them on their domains."""
+        if self.drives is not None:
+            self.drives.keep_all(
+                self.topology, self.by_domain, sorted(self.by_domain), self._lookup, check=check
+            )
+
     # -- running ---------------------------------------------------------------------
 
     def run_once(self) -> PassReport:
@@ -394,6 +430,7 @@ class Agent:
             self._find_orphans()
             self._clear_orphans()
             self._check_nics(self.wants)
+            self._keep_drives(check=True)
             return self._full_pass("one pass")
         finally:
             self._disconnect()
@@ -406,7 +443,8 @@ class Agent:
             return work
 
     def _handle(self, work: _Work) -> None:
-        if work.revision > self.revision:
+        reloaded = work.revision > self.revision
+        if reloaded:
             changed, lost_ports = self.reload()
             why = f"store revision {self.revision}"
             for name in changed:
@@ -424,6 +462,8 @@ class Agent:
                 names += [name for name in self.pending if name not in names]
             if names:
                 self._check_nics(names)
+        if work.full is not None or reloaded:
+            self._keep_drives(check=work.full is not None)
         if work.full is not None:
             report = self._full_pass(work.full)
             if report.failed:

@@ -13,6 +13,7 @@ from typing import Any
 import libvirt
 
 from guestmeta.domainxml import NAMESPACES, MetadataError, parse_xml, read_brief
+from guestmeta.inventory.checks import checked_addresses
 from guestmeta.inventory.rows import Domain, Failure, Scan
 from guestmeta.libvirt import domain as libvirt_domain
 from guestmeta.libvirt.connection import is_no_domain, quiet_errors
@@ -91,8 +92,13 @@ def scan_connection(conn: Any, workers: int = WORKERS) -> Scan:
         results = _read_all(items, min(workers, len(items)))
     else:
         results = [read_one(item) for item in items]
-    domains = [r for r in results if isinstance(r, Domain)]
     failures = [r for r in results if isinstance(r, Failure)]
+    domains = []
+    for result in results:
+        if isinstance(result, Domain):
+            domain, bad = checked_addresses(result, result.name)
+            domains.append(domain)
+            failures.extend(bad)
     return Scan(domains, failures)
 
 

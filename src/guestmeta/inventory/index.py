@@ -20,6 +20,7 @@ from typing import Any
 import libvirt
 
 from guestmeta.domainxml import MetadataError
+from guestmeta.inventory.checks import checked_addresses
 from guestmeta.inventory.connection import domain_states, read_domain, read_one
 from guestmeta.inventory.rows import Domain, Failure
 from guestmeta.libvirt.connection import is_no_domain, start_event_loop
@@ -130,7 +131,9 @@ class Index:
             result = read_one(item)
             uuid = item[0].UUIDString()
             if isinstance(result, Domain):
-                domains[uuid] = result
+                domains[uuid], bad = checked_addresses(result, result.name)
+                if bad:  # listed without them, and reported (one failure per domain)
+                    failures[uuid] = bad[0]
             elif result is not None:
                 failures[uuid] = result
                 errors += 1
@@ -153,6 +156,9 @@ class Index:
             code, _reason = dom.state()
             domain: Domain | None = read_domain(dom, _STATES.get(code, "other"))
             failure = None
+            if domain is not None:
+                domain, bad = checked_addresses(domain, domain.name)
+                failure = bad[0] if bad else None
         except MetadataError as exc:
             domain, failure = None, Failure(self._name(uuid), str(exc))
         except libvirt.libvirtError as exc:

@@ -80,6 +80,20 @@ class Interface:
     mac: str  # lower case
     alias: str | None  # e.g. net1; only running domains have one
     xml: str
+    bus: tuple[str, str] | None = None  # ("pci", "0000:00:03.0"): where libvirt put it
+
+
+def _pci(iface: Any) -> tuple[str, str] | None:
+    """The interface's PCI address as Nova's device metadata writes it, or None."""
+    address = iface.find("address")
+    if address is None or address.get("type") != "pci":
+        return None
+    try:
+        parts = [int(address.get(key, ""), 16) for key in ("domain", "bus", "slot", "function")]
+    except ValueError:
+        return None
+    domain, bus, slot, function = parts
+    return "pci", f"{domain:04x}:{bus:02x}:{slot:02x}.{function:x}"
 
 
 def interfaces(domain_xml: str) -> list[Interface]:
@@ -96,6 +110,7 @@ def interfaces(domain_xml: str) -> list[Interface]:
                 mac=mac.get("address", "").lower(),
                 alias=alias.get("name") if alias is not None else None,
                 xml=etree.tostring(iface, encoding="unicode"),
+                bus=_pci(iface),
             )
         )
     return found

@@ -13,6 +13,8 @@ import re
 import secrets
 from collections.abc import Iterator
 
+from guestmeta.model.errors import shown
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -24,11 +26,11 @@ def parse_mac(value: str) -> str:
     """Return the canonical (lowercase, colon) form of a unicast MAC, or raise ValueError."""
     mac = value.strip().lower().replace("-", ":")
     if not _MAC_RE.match(mac):
-        raise ValueError(f"{value!r} is not a MAC address (expected six hex pairs)")
+        raise ValueError(f"{shown(value)} is not a MAC address (expected six hex pairs)")
     if int(mac[:2], 16) & 1:
-        raise ValueError(f"{value!r} is a multicast MAC address")
+        raise ValueError(f"{shown(value)} is a multicast MAC address")
     if mac == "00:00:00:00:00:00":
-        raise ValueError(f"{value!r} is the all-zero MAC address")
+        raise ValueError(f"{shown(value)} is the all-zero MAC address")
     return mac
 
 
@@ -43,20 +45,25 @@ def random_mac(taken: set[str]) -> str:
 
 
 def parse_ip(value: str) -> IPAddress:
-    try:
-        return ipaddress.ip_address(value.strip())
-    except ValueError:
-        raise ValueError(f"{value!r} is not an IP address") from None
+    """An address; an IPv6 zone id (``%eth1``) is refused: it names a host's link, not an
+    address, and would make one address look like two to every comparison."""
+    if "%" not in value and len(value) <= 64:
+        try:
+            return ipaddress.ip_address(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"{shown(value)} is not an IP address")
 
 
 def parse_cidr(value: str) -> IPNetwork:
     """A network in CIDR form; host bits set are an error, not silently cleared."""
-    try:
-        return ipaddress.ip_network(value.strip(), strict=True)
-    except ValueError as exc:
-        if "host bits set" in str(exc):
-            raise ValueError(f"{value!r} has host bits set") from None
-        raise ValueError(f"{value!r} is not a CIDR") from None
+    if "%" not in value and len(value) <= 64:
+        try:
+            return ipaddress.ip_network(value.strip(), strict=True)
+        except ValueError as exc:
+            if "host bits set" in str(exc):
+                raise ValueError(f"{shown(value)} has host bits set") from None
+    raise ValueError(f"{shown(value)} is not a CIDR")
 
 
 def is_reserved_v4(address: IPAddress, network: IPNetwork) -> str | None:

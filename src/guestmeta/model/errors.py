@@ -6,7 +6,42 @@ when it turns these into the one-line messages that operators read.
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
+from typing import Any
+
+SHOWN_MAX = 80  # characters of a value quoted in a message
+
+
+def shown(value: Any, limit: int = SHOWN_MAX) -> str:
+    """A value as a message quotes it: ``repr`` (control characters escaped), capped.
+
+    Messages are one line each and operators read them; a value with a newline must not
+    split its line, and a megabyte value must not become a megabyte line.
+    """
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+    return f"{text[:limit]}...{size}"
+
+
+def plain(text: str, limit: int = 64) -> str:
+    """A name as a message writes it: bare when it is short and printable, else ``shown``."""
+    if len(text) <= limit and text.isprintable() and text.strip() == text:
+        return text
+    return shown(text, limit)
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, as a message names it ("a FIFO")."""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from guestmeta.model.addressing import (
     parse_cidr,
     parse_ip,
 )
+from guestmeta.model.errors import shown
 
 NETWORK_TYPES = ("flat", "vlan", "vxlan", "gre", "geneve", "local")
 IPV6_MODES = ("slaac", "dhcpv6-stateful", "dhcpv6-stateless")
@@ -33,13 +34,17 @@ class Network:
 
     def __post_init__(self) -> None:
         c = Checker()
+        c.text("id", self.id)
+        c.text("name", self.name)
+        c.text("provider:physical_network", self.physical_network)
+        c.text("project_id", self.project_id)
         if self.mtu is not None:
             c.check("mtu", MTU_MIN <= self.mtu <= MTU_MAX, f"{self.mtu} is outside 68-65535")
         if self.network_type is not None:
             c.check(
                 "provider:network_type",
                 self.network_type in NETWORK_TYPES,
-                f"{self.network_type!r} is not one of {', '.join(NETWORK_TYPES)}",
+                f"{shown(self.network_type)} is not one of {', '.join(NETWORK_TYPES)}",
             )
         if self.network_type == "vlan" and self.segmentation_id is not None:
             c.check(
@@ -80,6 +85,10 @@ class Subnet:
 
     def __post_init__(self) -> None:
         c = Checker()
+        c.text("id", self.id)
+        c.text("name", self.name)
+        c.text("network_id", self.network_id)
+        c.text("project_id", self.project_id)
         net = c.parse("cidr", parse_cidr, self.cidr)
         if net is not None:
             c.check(
@@ -98,7 +107,9 @@ class Subnet:
             mode = getattr(self, field)
             if mode is not None:
                 c.check(
-                    field, mode in IPV6_MODES, f"{mode!r} is not one of {', '.join(IPV6_MODES)}"
+                    field,
+                    mode in IPV6_MODES,
+                    f"{shown(mode)} is not one of {', '.join(IPV6_MODES)}",
                 )
                 c.check(field, self.ip_version == 6, "is only valid on an IPv6 subnet")
         for i, dns in enumerate(self.dns_nameservers):

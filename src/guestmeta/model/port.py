@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from guestmeta.model._checks import Checker
 from guestmeta.model.addressing import parse_ip, parse_mac
+from guestmeta.model.errors import shown
 
 VIF_TYPES = (
     "bridge",
@@ -90,6 +91,17 @@ class Port:
 
     def __post_init__(self) -> None:
         c = Checker()
+        for name, value in (
+            ("id", self.id),
+            ("name", self.name),
+            ("network_id", self.network_id),
+            ("binding:host_id", self.host),
+            ("device_id", self.device_id),
+            ("device_owner", self.device_owner),
+            ("project_id", self.project_id),
+            ("binding:vnic_type", self.vnic_type),
+        ):
+            c.text(name, value)
         mac = c.parse("mac_address", parse_mac, self.mac_address)
         c.check(
             "mac_address", mac is None or mac == self.mac_address, "must be lowercase colon form"
@@ -98,9 +110,10 @@ class Port:
             c.check(
                 "binding:vif_type",
                 self.vif_type in VIF_TYPES,
-                f"{self.vif_type!r} is not one of {', '.join(VIF_TYPES)}",
+                f"{shown(self.vif_type)} is not one of {', '.join(VIF_TYPES)}",
             )
         for i, ip in enumerate(self.fixed_ips):
+            c.text(f"fixed_ips[{i}].subnet_id", ip.subnet_id)
             c.parse(f"fixed_ips[{i}].ip_address", parse_ip, ip.ip_address)
         if self.vlan is not None:
             c.check(
@@ -109,6 +122,7 @@ class Port:
                 f"VLAN id {self.vlan} is outside 1-4094",
             )
         if self.trunk is not None:
+            c.text("trunk_details.trunk_id", self.trunk.id)
             seen: set[int] = set()
             for i, sub in enumerate(self.trunk.sub_ports):
                 where = f"trunk_details.sub_ports[{i}].segmentation_id"
@@ -126,8 +140,9 @@ class Port:
                 c.check(
                     f"trunk_details.sub_ports[{i}].segmentation_type",
                     sub.segmentation_type == "vlan",
-                    f"{sub.segmentation_type!r} is not supported (only vlan)",
+                    f"{shown(sub.segmentation_type)} is not supported (only vlan)",
                 )
+                c.text(f"trunk_details.sub_ports[{i}].port_id", sub.port_id)
                 c.check(
                     f"trunk_details.sub_ports[{i}].port_id",
                     sub.port_id != self.id,
@@ -147,6 +162,10 @@ class FloatingIP:
 
     def __post_init__(self) -> None:
         c = Checker()
+        c.text("id", self.id)
+        c.text("floating_network_id", self.floating_network_id)
+        c.text("port_id", self.port_id)
+        c.text("project_id", self.project_id)
         c.parse("floating_ip_address", parse_ip, self.floating_ip_address)
         if self.fixed_ip_address is not None:
             c.parse("fixed_ip_address", parse_ip, self.fixed_ip_address)
@@ -167,10 +186,16 @@ class Bond:
 
     def __post_init__(self) -> None:
         c = Checker()
+        c.text("id", self.id)
+        c.text("name", self.name)
+        for i, port in enumerate(self.ports):
+            c.text(f"ports[{i}]", port)
         c.check("ports", len(self.ports) >= 2, "a bond needs two or more ports")
         c.check("ports", len(set(self.ports)) == len(self.ports), "lists a port twice")
         c.check(
-            "mode", self.mode in BOND_MODES, f"{self.mode!r} is not one of {', '.join(BOND_MODES)}"
+            "mode",
+            self.mode in BOND_MODES,
+            f"{shown(self.mode)} is not one of {', '.join(BOND_MODES)}",
         )
         if self.miimon is not None:
             c.check("miimon", self.miimon >= 0, f"{self.miimon} is negative")
@@ -178,6 +203,6 @@ class Bond:
             c.check(
                 "xmit_hash_policy",
                 self.xmit_hash_policy in BOND_HASH_POLICIES,
-                f"{self.xmit_hash_policy!r} is not one of {', '.join(BOND_HASH_POLICIES)}",
+                f"{shown(self.xmit_hash_policy)} is not one of {', '.join(BOND_HASH_POLICIES)}",
             )
         c.done()

@@ -9,6 +9,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from guestmeta.model._checks import Checker
+from guestmeta.model.errors import plain, shown
 
 USER_DATA_MAX = 65536
 KEY_TYPES = ("ssh", "x509")
@@ -31,6 +32,11 @@ class Flavor:
     def __post_init__(self) -> None:
         _freeze(self, "extra_specs")
         c = Checker()
+        c.text("flavor.name", self.name)
+        c.text("flavor.id", self.id)
+        for key, value in self.extra_specs.items():
+            c.text("flavor.extra_specs", key)
+            c.text(f"flavor.extra_specs.{plain(key)}", value)
         c.check("flavor.vcpus", self.vcpus >= 1, f"{self.vcpus} must be at least 1")
         for name in ("ram", "disk", "ephemeral", "swap"):
             value = getattr(self, name)
@@ -48,8 +54,10 @@ class Keypair:
     def __post_init__(self) -> None:
         c = Checker()
         c.check("name", bool(self.name), "must not be empty")
+        c.text("name", self.name)
+        c.text("user_id", self.user_id)
         c.check("public_key", bool(self.public_key.strip()), "must not be empty")
-        c.check("type", self.type in KEY_TYPES, f"{self.type!r} is not one of ssh, x509")
+        c.check("type", self.type in KEY_TYPES, f"{shown(self.type)} is not one of ssh, x509")
         c.done()
 
 
@@ -81,16 +89,30 @@ class Server:
         _freeze(self, "metadata")
         c = Checker()
         c.check("name", bool(self.name), "must not be empty")
+        for name, value in (
+            ("id", self.id),
+            ("name", self.name),
+            ("OS-EXT-SRV-ATTR:instance_name", self.domain_name),
+            ("OS-EXT-SRV-ATTR:host", self.host),
+            ("tenant_id", self.project_id),
+            ("project_name", self.project_name),
+            ("user_id", self.user_id),
+            ("user_name", self.user_name),
+            ("OS-EXT-AZ:availability_zone", self.availability_zone),
+            ("key_name", self.key_name),
+            ("image", self.image_id),
+        ):
+            c.text(name, value)
         c.check(
             "OS-EXT-SRV-ATTR:instance_name",
             bool(_DOMAIN_NAME_RE.match(self.domain_name)),
-            f"{self.domain_name!r} is not a usable libvirt domain name",
+            f"{shown(self.domain_name)} is not a usable libvirt domain name",
         )
         if self.hostname:
             c.check(
                 "OS-EXT-SRV-ATTR:hostname",
                 bool(_HOSTNAME_RE.match(self.hostname)) and len(self.hostname) <= 253,
-                f"{self.hostname!r} is not a valid hostname",
+                f"{shown(self.hostname)} is not a valid hostname",
             )
         c.check("created", self.created.tzinfo is not None, "must carry a time zone (UTC expected)")
         if self.user_data is not None:
@@ -100,8 +122,8 @@ class Server:
                 f"{len(self.user_data)} bytes is over the 64 KiB limit",
             )
         for key, value in self.metadata.items():
-            c.check("metadata", 0 < len(key) <= 255, f"key {key!r} must be 1-255 characters")
-            c.check("metadata", len(value) <= 255, f"value of {key!r} is over 255 characters")
+            c.check("metadata", 0 < len(key) <= 255, f"key {shown(key)} must be 1-255 characters")
+            c.check("metadata", len(value) <= 255, f"value of {shown(key)} is over 255 characters")
         c.check("OS-EXT-SRV-ATTR:launch_index", self.launch_index >= 0, "must not be negative")
         c.done()
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from guestmeta.model.addressing import is_reserved_v4, parse_ip
-from guestmeta.model.errors import Problem
+from guestmeta.model.errors import Problem, shown
 from guestmeta.model.kinds import KINDS
 from guestmeta.model.network import MTU_MIN_V6, Network, Subnet
 from guestmeta.model.port import SUBPORT_OWNER, Bond, FloatingIP, Port
@@ -109,7 +109,7 @@ class Topology:
                     "subnets",
                     subnet.id,
                     "network_id",
-                    f"unknown network {subnet.network_id!r}",
+                    f"unknown network {shown(subnet.network_id)}",
                     (("networks", subnet.network_id),),
                 )
                 continue
@@ -150,7 +150,7 @@ class Topology:
                     "ports",
                     port.id,
                     "network_id",
-                    f"unknown network {port.network_id!r}",
+                    f"unknown network {shown(port.network_id)}",
                     (("networks", port.network_id),),
                 )
             key = (port.network_id, port.mac_address)
@@ -172,7 +172,7 @@ class Topology:
                         "ports",
                         port.id,
                         f"{field_name}.subnet_id",
-                        f"unknown subnet {fixed.subnet_id!r}",
+                        f"unknown subnet {shown(fixed.subnet_id)}",
                         (("subnets", fixed.subnet_id),),
                     )
                     continue
@@ -235,7 +235,7 @@ class Topology:
                         "ports",
                         port.id,
                         field_name,
-                        f"unknown port {sub.port_id!r}",
+                        f"unknown port {shown(sub.port_id)}",
                         (("ports", sub.port_id),),
                     )
                     continue
@@ -307,7 +307,7 @@ class Topology:
                     "floatingips",
                     fip.id,
                     "floating_network_id",
-                    f"unknown network {fip.floating_network_id!r}",
+                    f"unknown network {shown(fip.floating_network_id)}",
                     (("networks", fip.floating_network_id),),
                 )
             elif fip.floating_network_id is not None:
@@ -329,7 +329,7 @@ class Topology:
                     "floatingips",
                     fip.id,
                     "port_id",
-                    f"unknown port {fip.port_id!r}",
+                    f"unknown port {shown(fip.port_id)}",
                     (("ports", fip.port_id),),
                 )
                 continue
@@ -356,7 +356,7 @@ class Topology:
                         "bonds",
                         bond.id,
                         "ports",
-                        f"unknown port {port_id!r}",
+                        f"unknown port {shown(port_id)}",
                         (("ports", port_id),),
                     )
                     continue
@@ -396,7 +396,7 @@ class Topology:
                     "servers",
                     server.id,
                     "key_name",
-                    f"unknown keypair {server.key_name!r}",
+                    f"unknown keypair {shown(server.key_name)}",
                     (("keypairs", server.key_name),),
                 )
             key = (server.host, server.domain_name)
@@ -405,7 +405,7 @@ class Topology:
                     "servers",
                     server.id,
                     "OS-EXT-SRV-ATTR:instance_name",
-                    f"domain {server.domain_name!r} is already server {domains[key]}"
+                    f"domain {shown(server.domain_name)} is already server {domains[key]}"
                     + (f" on host {server.host}" if server.host else ""),
                     (("servers", domains[key]),),
                 )

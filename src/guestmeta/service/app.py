@@ -102,6 +102,8 @@ class ListenerApp:
         method: str = scope["method"]
         head = method == "HEAD"
         parts = [part for part in scope["path"].split("/") if part]
+        if parts and parts[0] == "ec2":  # Nova's other name for the EC2 tree
+            parts = parts[1:]
         if any(part in (".", "..") for part in parts):
             return await _plain(send, 404, "not found", head), "", 0
         path = "/".join(parts)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import os
+import sys
 from dataclasses import dataclass
 
 from guestmeta.documents import (
     RANDOM_SEED_BYTES,
     RANDOM_SEED_PLACEHOLDER,
+    Devices,
     Document,
     DocumentOptions,
     service_tree,
@@ -68,6 +70,7 @@ def build_files(
     server_id: str,
     options: DocumentOptions,
     shared: dict[tuple[str, bytes], Reply] | None = None,
+    nics: Devices | None = None,
 ) -> ServerFiles:
     """Every path of the server's tree. ``shared`` lets identical answers be one object.
 
@@ -75,7 +78,8 @@ def build_files(
     one copy of each is what lets one process hold tens of thousands of servers.
     """
     files: ServerFiles = {}
-    for path, document in service_tree(topology, server_id, options).items():
+    for path, document in service_tree(topology, server_id, options, nics).items():
+        path = sys.intern(path)  # every server has the same few hundred paths: one copy each
         if shared is None:
             files[path] = Reply.of(document)
             continue

@@ -37,8 +37,10 @@ class Endpoint:
     path: str = ""
 
     @classmethod
-    def parse(cls, text: str, key: str) -> Endpoint:
+    def parse(cls, text: object, key: str) -> Endpoint:
         """``ADDR:PORT``, ``[V6]:PORT`` or ``unix:/PATH``."""
+        if not isinstance(text, str):
+            raise SettingsError(f"{key}: expected ADDRESS:PORT or unix:/PATH, got {text!r}")
         if text.startswith("unix:"):
             path = text[5:]
             if not path.startswith("/"):
@@ -47,7 +49,10 @@ class Endpoint:
         host, sep, port = text.rpartition(":")
         if not sep or not port.isdigit() or not 0 < int(port) < 65536:
             raise SettingsError(f"{key}: expected ADDRESS:PORT or unix:/PATH, got {text!r}")
-        host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        elif ":" in host:  # is "::1:80" port 80 of ::1, or the address ::1:80?
+            raise SettingsError(f"{key}: an IPv6 address needs brackets, [ADDRESS]:PORT: {text!r}")
         try:
             ipaddress.ip_address(host)
         except ValueError:
@@ -102,22 +107,32 @@ def _listener(raw: Mapping[str, Any], key: str) -> Listener:
     unknown = set(raw) - {"address", "mode", "network", "interface", "server"}
     if unknown:
         raise SettingsError(f"{key}: unknown key {sorted(unknown)[0]!r}")
-    address = raw.get("address")
-    if not isinstance(address, str):
+    if "address" not in raw:
         raise SettingsError(f"{key}.address: required, ADDRESS:PORT or unix:/PATH")
-    endpoint = Endpoint.parse(address, f"{key}.address")
+    endpoint = Endpoint.parse(raw["address"], f"{key}.address")
     server = _str(raw, "server", key)
     mode = _str(raw, "mode", key) or (CHANNEL if server else ADDRESS)
     if mode not in (*MODES, CHANNEL):
         raise SettingsError(f"{key}.mode: one of address, proxy, channel, got {mode!r}")
-    if (mode == CHANNEL) != bool(server):
-        raise SettingsError(f"{key}: a channel names its server, and only a channel does")
-    listener = Listener(
-        endpoint, mode, _str(raw, "network", key), _str(raw, "interface", key), server
+    if mode == CHANNEL and not server:
+        raise SettingsError(f"{key}.server: required for mode 'channel' (a server id or name)")
+    if mode != CHANNEL and server:
+        raise SettingsError(f"{key}.server: only a channel names a server, not mode {mode!r}")
+    interface = _str(raw, "interface", key)
+    if interface and endpoint.path:
+        raise SettingsError(f"{key}.interface: a unix socket has no interface: {interface!r}")
+    if interface and not _device_name(interface):
+        raise SettingsError(f"{key}.interface: not a network interface name: {interface!r}")
+    return Listener(endpoint, mode, _str(raw, "network", key), interface, server)
+
+
+def _device_name(name: str) -> bool:
+    """What Linux accepts as a device name (dev_valid_name): 1-15 bytes, no / : or blanks."""
+    return (
+        0 < len(name.encode()) < 16
+        and name not in (".", "..")
+        and all(c.isprintable() and not c.isspace() and c not in "/:" for c in name)
     )
-    if listener.interface and endpoint.path:
-        raise SettingsError(f"{key}.interface: a unix socket has no interface")
-    return listener
 
 
 def _str(raw: Mapping[str, Any], name: str, key: str) -> str:
@@ -139,6 +154,15 @@ _SCALARS: dict[str, type] = {
     "access_log": bool,
     "vendor_data_dir": str,
 }
+
+
+def variable(name: str) -> str:
+    """The environment variable of a setting: ``GUESTMETA_<NAME>``, with one exception.
+
+    ``vendor_data_dir`` is ``GUESTMETA_VENDOR_DATA``, the variable ``guestmeta render``
+    already reads, so that both show guests the same vendor data.
+    """
+    return "GUESTMETA_VENDOR_DATA" if name == "vendor_data_dir" else f"GUESTMETA_{name.upper()}"
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -165,72 +189,93 @@ def load_settings(
 ) -> Settings:
     """The file (if any), then the environment, then ``overrides`` (the command's flags)."""
     env = os.environ if env is None else env
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise SettingsError(f"{path}: {exc.strerror}") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    raw = _read(path) if path is not None else {}
     values: dict[str, Any] = {}
-    known = {*_SCALARS, "listen", "admin_listen", "trusted_proxies"}
     for key in raw:
-        if key not in known:
+        if key not in (*_SCALARS, "listen", "admin_listen", "trusted_proxies"):
             raise SettingsError(f"{path}: unknown setting {key!r}")
     for name in _SCALARS:
         if name in raw:
             values[name] = _coerce(name, raw[name], f"{path}: {name}")
-        variable = f"GUESTMETA_{name.upper()}"
-        if variable in env and name != "db":
-            values[name] = _coerce(name, env[variable], variable)
+        var = variable(name)
+        if var in env and name != "db":  # GUESTMETA_DB is the command's --db
+            values[name] = _coerce(name, env[var], var)
     if SECRET_ENV in env:
         values["proxy_shared_secret"] = env[SECRET_ENV]
     if "listen" in raw:
         entries = raw["listen"]
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-            raise SettingsError(f"{path}: listen: expected [[listen]] tables")
+            raise SettingsError(f"{path}: listen: expected [[listen]] tables, got {entries!r}")
         values["listeners"] = tuple(
             _listener(entry, f"listen[{i}]") for i, entry in enumerate(entries)
         )
+    if "GUESTMETA_LISTEN" in env:  # like --listen: address-mode listeners only
+        values["listeners"] = tuple(
+            Listener(Endpoint.parse(item, "GUESTMETA_LISTEN"))
+            for item in env["GUESTMETA_LISTEN"].replace(",", " ").split()
+        )
     if "admin_listen" in raw:
-        values["admin"] = Endpoint.parse(_str(raw, "admin_listen", "settings"), "admin_listen")
+        values["admin"] = Endpoint.parse(raw["admin_listen"], f"{path}: admin_listen")
     if "GUESTMETA_ADMIN_LISTEN" in env:
         values["admin"] = Endpoint.parse(env["GUESTMETA_ADMIN_LISTEN"], "GUESTMETA_ADMIN_LISTEN")
     if "trusted_proxies" in raw:
-        values["trusted_proxies"] = tuple(_addresses(raw["trusted_proxies"], "trusted_proxies"))
+        values["trusted_proxies"] = _addresses(raw["trusted_proxies"], "trusted_proxies")
+    if "GUESTMETA_TRUSTED_PROXIES" in env:
+        items = env["GUESTMETA_TRUSTED_PROXIES"].replace(",", " ").split()
+        values["trusted_proxies"] = _addresses(items, "GUESTMETA_TRUSTED_PROXIES")
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = replace(Settings(), **values)
     _check(settings)
     return settings
 
 
-def _addresses(value: Any, key: str) -> list[str]:
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"{path}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _addresses(value: Any, key: str) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise SettingsError(f"{key}: expected a list of addresses")
+        raise SettingsError(f"{key}: expected a list of addresses, got {value!r}")
     out = []
     for item in value:
         try:
+            if not isinstance(item, str):  # ip_address(5) would be 0.0.0.5
+                raise ValueError
             out.append(str(ipaddress.ip_address(item)))
         except ValueError:
             raise SettingsError(f"{key}: not an IP address: {item!r}") from None
-    return out
+    return tuple(out)
 
 
 def _check(settings: Settings) -> None:
     if settings.workers < 1:
         raise SettingsError(f"workers: at least 1, got {settings.workers}")
-    if settings.rate_limit < 0 or settings.rate_burst < 1:
-        raise SettingsError("rate_limit must be >= 0 and rate_burst >= 1")
+    if settings.rate_limit < 0:
+        raise SettingsError(f"rate_limit: at least 0 (0: no limit), got {settings.rate_limit}")
+    if settings.rate_burst < 1:
+        raise SettingsError(f"rate_burst: at least 1, got {settings.rate_burst}")
     if not 0.01 <= settings.refresh_interval <= 1.0:
-        raise SettingsError("refresh_interval: between 0.01 and 1 second (changes show in 1 s)")
+        raise SettingsError(
+            f"refresh_interval: between 0.01 and 1 second (changes show in 1 s), "
+            f"got {settings.refresh_interval}"
+        )
     if not settings.listeners:
         raise SettingsError("listen: at least one listener")
-    if any(li.mode == PROXY for li in settings.listeners) and not settings.proxy_shared_secret:
-        raise SettingsError(f"a proxy listener needs proxy_shared_secret (or {SECRET_ENV})")
+    for listener in settings.listeners:
+        if listener.mode == PROXY and not settings.proxy_shared_secret:
+            raise SettingsError(
+                f"listen {listener.endpoint}: a proxy listener needs proxy_shared_secret "
+                f"(or {SECRET_ENV})"
+            )
     seen: set[Endpoint | tuple[Endpoint, str]] = set()
     for listener in settings.listeners:
         key = (listener.endpoint, listener.interface) if listener.interface else listener.endpoint
         if key in seen:
-            raise SettingsError(f"listen: {listener.endpoint} is listed twice")
+            where = f" on {listener.interface}" if listener.interface else ""
+            raise SettingsError(f"listen: {listener.endpoint}{where} is listed twice")
         seen.add(key)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from guestmeta.documents import DocumentOptions
+from guestmeta.documents import DeviceAddress, DocumentOptions
 from guestmeta.model import Topology
 from guestmeta.model.changes import diff
 from guestmeta.service.affected import affected_servers
@@ -36,6 +36,7 @@ class Snapshot:
     by_network_address: dict[tuple[str, str], str]
     by_address: dict[str, tuple[str, ...]]
     by_name: dict[str, str]
+    nics: dict[str, DeviceAddress] = field(default_factory=dict)  # by MAC
     built_at: float = field(default_factory=time.monotonic)
 
     def server_for(self, ident: str) -> str | None:
@@ -63,8 +64,14 @@ def build_snapshot(
     revision: int,
     options: DocumentOptions,
     previous: Snapshot | None = None,
+    nic_addresses: dict[str, tuple[str, str]] | None = None,
 ) -> Snapshot:
-    """The snapshot of ``topology``, reusing ``previous``'s files for untouched servers."""
+    """The snapshot of ``topology``, reusing ``previous``'s files for untouched servers.
+
+    ``nic_addresses`` (MAC -> (bus, address), as host agents reported them) feed the
+    ``devices`` of meta_data.json; a server whose NICs moved is built again.
+    """
+    nics = {mac: DeviceAddress(bus, at) for mac, (bus, at) in (nic_addresses or {}).items()}
     shared: dict[tuple[str, bytes], Reply] = {}
     if previous is None:
         rebuild = set(topology.servers)
@@ -72,10 +79,17 @@ def build_snapshot(
         rebuild = affected_servers(
             previous.topology, topology, diff(previous.topology, topology)
         ) | (set(topology.servers) - set(previous.files))
+        for mac in nics.keys() ^ previous.nics.keys() | {
+            m for m in nics.keys() & previous.nics.keys() if nics[m] != previous.nics[m]
+        }:
+            for port_id in topology.index.ports_by_mac(mac):
+                server_id = topology.index.server_of_port(port_id)
+                if server_id in topology.servers:
+                    rebuild.add(server_id)
     files: dict[str, ServerFiles] = {}
     for server_id in topology.servers:
         if server_id in rebuild or previous is None:
-            files[server_id] = build_files(topology, server_id, options, shared)
+            files[server_id] = build_files(topology, server_id, options, shared, nics)
         else:
             files[server_id] = previous.files[server_id]
     by_network, anywhere = _addresses(topology)
@@ -83,7 +97,7 @@ def build_snapshot(
     for server in topology.servers.values():
         names.setdefault(server.name, server.id)
         names.setdefault(server.domain_name, server.id)
-    return Snapshot(revision, topology, files, by_network, anywhere, names)
+    return Snapshot(revision, topology, files, by_network, anywhere, names, nics)
 
 
 class Follower:
@@ -111,13 +125,10 @@ class Follower:
 
     def refresh(self) -> bool:
         """Build and publish a new snapshot if the revision moved; True if it did."""
-        revision = self.store.revision()
+        revision, topology, nic_addresses = self.store.load_at()
         if self.current is not None and revision == self.current.revision:
             return False
-        topology = self.store.load()
-        # The load may have seen a later revision than the one read before it; reading
-        # the revision first means a change between the two is picked up next time.
-        snapshot = build_snapshot(topology, revision, self.options, self.current)
+        snapshot = build_snapshot(topology, revision, self.options, self.current, nic_addresses)
         self.current = snapshot
         if self.on_publish is not None:
             self.on_publish(snapshot)
@@ -142,16 +153,22 @@ class Follower:
 
     def _run(self) -> None:
         delay = self.interval
+        watch = self.store.watch()
+        stale = False  # a failure since the last snapshot: read again, whatever the watch says
         while not self._stop.is_set():
             try:
                 current = self.current.revision if self.current else -1
-                self.store.wait_for_revision(current, self.interval)
-                self.refresh()
+                if watch.wait(current, self.interval) > current or stale:
+                    self.refresh()
+                stale = False
                 delay = self.interval
             except Exception as exc:  # keep the last good snapshot serving
                 self._failed(exc)
+                watch.close()
+                stale = True
                 self._stop.wait(delay)
                 delay = min(delay * 2, RETRY_MAX)
+        watch.close()
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1

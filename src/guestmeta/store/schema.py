@@ -115,6 +115,18 @@ passwords = Table(
     Column("password", String(1020), nullable=False),
 )
 
+# Where the hypervisor put each NIC (``pci``, ``0000:00:03.0``), as the host agent read it
+# from the domain's XML: the store cannot know it, libvirt assigns it. meta_data.json's
+# ``devices`` needs it for tagged NICs, as Nova's does.
+nic_addresses = Table(
+    "nic_addresses",
+    metadata,
+    Column("mac_address", String(17), primary_key=True),
+    Column("server_id", String(255), nullable=False, index=True),
+    Column("bus", String(16), nullable=False),
+    Column("address", String(64), nullable=False),
+)
+
 TABLES = {
     "networks": networks,
     "subnets": subnets,

@@ -8,6 +8,7 @@ PostgreSQL and by polling the revision on SQLite.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import time
@@ -17,17 +18,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from guestmeta.model import KINDS, Change, Plan, Server, Topology
+from guestmeta.model import KINDS, Change, InvalidItem, Plan, Server, Topology, noun
+from guestmeta.model.errors import shown
 from guestmeta.store import schema
 from guestmeta.store.codec import DECODERS, decode_server, encode
 from guestmeta.store.engine import WRITE, default_url, make_engine
-from guestmeta.store.migrate import MigrationError, upgrade
+from guestmeta.store.migrate import HEAD, MigrationError, current_revision, upgrade
 
 CHANNEL = "guestmeta_revision"
 POLL_INTERVAL = 0.05
 _REVISION = select(schema.state.c.value).where(schema.state.c.key == "revision")
+_REVISION_SQL = "SELECT value FROM state WHERE key = 'revision'"
 
 
 @dataclass(frozen=True)
@@ -89,17 +93,17 @@ class Store:
         try:
             self.engine = engine or make_engine(self.url)
             self.is_postgres = self.engine.dialect.name == "postgresql"
-            with self._write() as conn:
-                if self.is_postgres:  # serialise concurrent first-time migrations
-                    conn.execute(text("SELECT pg_advisory_xact_lock(7411)"))
-                upgrade(conn)
+            # A current schema is seen in a plain read: opening the store must not queue
+            # behind a writer (SQLite's BEGIN IMMEDIATE waits for a long apply to end).
+            with self._read() as conn:
+                current = current_revision(conn) == HEAD
+            if not current:
+                with self._write() as conn:
+                    if self.is_postgres:  # serialise concurrent first-time migrations
+                        conn.execute(text("SELECT pg_advisory_xact_lock(7411)"))
+                    upgrade(conn)
         except (SQLAlchemyError, OSError, MigrationError) as exc:
-            cause = getattr(exc, "orig", None) or exc
-            if isinstance(cause, OSError) and cause.strerror:
-                reason = f"{cause.strerror}: {cause.filename}"
-            else:
-                reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-            raise StoreError(f"cannot open store {self.url}: {reason}") from exc
+            raise StoreError(f"cannot open store {self.url}: {_reason(exc)}") from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -128,8 +132,13 @@ class Store:
         """Run ``compute`` on the current state under the write lock and store its result.
 
         ``compute`` raises to refuse; then nothing is written. With no difference the
-        revision stays as it is.
+        revision stays as it is. A database failure on the way (the server gone, the disk
+        full) rolls the whole change back and is a StoreError of one line.
         """
+        with self._failures("cannot write to"):
+            return self._change(compute)
+
+    def _change(self, compute: Callable[[Topology], Plan]) -> Result:
         with self._write() as conn:
             revision = self._lock_revision(conn)
             current = self._load(conn)
@@ -138,11 +147,7 @@ class Store:
                 return Result(revision, [], current)
             self._write_changes(conn, current, plan.topology, plan.changes)
             revision += 1
-            conn.execute(
-                update(schema.state).where(schema.state.c.key == "revision").values(value=revision)
-            )
-            if self.is_postgres:
-                conn.execute(text("SELECT pg_notify(:c, :r)"), {"c": CHANNEL, "r": str(revision)})
+            self._bump(conn, revision)
             return Result(revision, plan.changes, plan.topology)
 
     def preview(self, compute: Callable[[Topology], Plan]) -> Result:
@@ -150,11 +155,19 @@ class Store:
 
         The revision is the current one: nothing moved it. ``compute`` raises to refuse.
         """
-        with self._read() as conn:
+        with self._failures("cannot read"), self._read() as conn:
             revision = int(conn.execute(_REVISION).scalar_one())
             current = self._load(conn)
         plan = compute(current)
         return Result(revision, plan.changes, plan.topology)
+
+    def _bump(self, conn: Connection, revision: int) -> None:
+        """Set the revision and tell the watchers (on commit, with the rest)."""
+        conn.execute(
+            update(schema.state).where(schema.state.c.key == "revision").values(value=revision)
+        )
+        if self.is_postgres:
+            conn.execute(text("SELECT pg_notify(:c, :r)"), {"c": CHANNEL, "r": str(revision)})
 
     def _lock_revision(self, conn: Connection) -> int:
         query = _REVISION
@@ -179,8 +192,11 @@ class Store:
             if rows:
                 conn.execute(insert(table), rows)
         deleted = [c.id for c in by_kind.get("servers", []) if c.action == "delete"]
-        for chunk in _chunks(deleted):  # a password dies with its server
+        for chunk in _chunks(deleted):  # a password and NIC addresses die with their server
             conn.execute(delete(schema.passwords).where(schema.passwords.c.server_id.in_(chunk)))
+            conn.execute(
+                delete(schema.nic_addresses).where(schema.nic_addresses.c.server_id.in_(chunk))
+            )
         if {"ports", "servers"} & by_kind.keys():
             before, after = _address_rows(old), _address_rows(new)
             stale = [p for p in before.keys() | after.keys() if before.get(p) != after.get(p)]
@@ -218,10 +234,57 @@ class Store:
             result = conn.execute(delete(table).where(table.c.server_id == server_id))
             return bool(result.rowcount)
 
+    # -- NIC addresses -----------------------------------------------------------------
+
+    def nic_addresses(self) -> dict[str, tuple[str, str]]:
+        """MAC -> (bus, address) of every NIC a host agent has reported."""
+        with self._read() as conn:
+            return self._nic_addresses(conn)
+
+    def _nic_addresses(self, conn: Connection) -> dict[str, tuple[str, str]]:
+        table = schema.nic_addresses
+        rows = conn.execute(select(table.c.mac_address, table.c.bus, table.c.address))
+        return {mac: (bus, address) for mac, bus, address in rows}
+
+    def set_nic_addresses(self, server_id: str, addresses: dict[str, tuple[str, str]]) -> bool:
+        """Replace the server's NIC addresses (MAC -> (bus, address)); True if they changed.
+
+        A change moves the revision, so the metadata services follow it as any other.
+        """
+        table = schema.nic_addresses
+        wanted = {mac.lower(): where for mac, where in addresses.items()}
+        with self._write() as conn:
+            revision = self._lock_revision(conn)
+            query = select(table.c.mac_address, table.c.bus, table.c.address).where(
+                table.c.server_id == server_id
+            )
+            current = {mac: (bus, address) for mac, bus, address in conn.execute(query)}
+            if current == wanted:
+                return False
+            conn.execute(delete(table).where(table.c.server_id == server_id))
+            for chunk in _chunks(list(wanted)):  # a MAC moved from another server
+                conn.execute(delete(table).where(table.c.mac_address.in_(chunk)))
+            rows = [
+                {"mac_address": mac, "server_id": server_id, "bus": bus, "address": address}
+                for mac, (bus, address) in wanted.items()
+            ]
+            if rows:
+                conn.execute(insert(table), rows)
+            self._bump(conn, revision + 1)
+            return True
+
     # -- reading -----------------------------------------------------------------------
 
+    @contextmanager
+    def _failures(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except (SQLAlchemyError, OSError) as exc:
+            shown = make_url(self.url).render_as_string(hide_password=True)
+            raise StoreError(f"{doing} store {shown}: {_reason(exc)}") from exc
+
     def load(self) -> Topology:
-        with self._read() as conn:
+        with self._failures("cannot read"), self._read() as conn:
             return self._load(conn)
 
     def _load(self, conn: Connection) -> Topology:
@@ -231,13 +294,39 @@ class Store:
             table = schema.TABLES[kind]
             items = topology.collection(kind)
             for (data,) in conn.execute(select(table.c.data)):
-                item = decode(data)
+                try:
+                    item = decode(data)
+                except InvalidItem as exc:
+                    # Written by an older guestmeta that allowed it (e.g. a 300-character
+                    # name on SQLite): one line naming it rather than a traceback.
+                    ident = shown(data.get("id") or data.get("name"))
+                    raise StoreError(
+                        f"stored {noun(kind)} {ident} breaks a rule this version enforces: {exc}"
+                    ) from None
                 items[item.name if kind == "keypairs" else item.id] = item
         return topology
 
     def revision(self) -> int:
-        with self._read() as conn:
+        with self._failures("cannot read"), self._read() as conn:
             return int(conn.execute(_REVISION).scalar_one())
+
+    def load_at(self) -> tuple[int, Topology, dict[str, tuple[str, str]]]:
+        """The revision, the topology and the NIC addresses it names, read as one snapshot.
+
+        PostgreSQL's default isolation lets two statements of one transaction see different
+        commits, so this read asks for REPEATABLE READ there; SQLite's read transaction is
+        a snapshot already.
+        """
+        with self.engine.connect() as conn:
+            if self.is_postgres:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                revision = int(conn.execute(_REVISION).scalar_one())
+                return revision, self._load(conn), self._nic_addresses(conn)
+
+    def watch(self) -> RevisionWatch:
+        """A long-lived waiter for the revision to move (see :class:`RevisionWatch`)."""
+        return RevisionWatch(self)
 
     def wait_for_revision(self, after: int, timeout: float) -> int:
         """Block until the revision is above ``after`` or ``timeout`` passes; return it."""
@@ -299,6 +388,50 @@ class Store:
             return r.servers_on_host(host)
 
 
+class RevisionWatch:
+    """Waits for the revision to move, for a process that waits all day.
+
+    On PostgreSQL it keeps one connection that LISTENs: at rest it costs the database
+    nothing but that idle connection, and a change wakes it at once. The revision is read
+    only when the connection is (re)opened, so a notification missed while it was down is
+    caught up then. On SQLite it polls, which is one cheap read of a local file.
+    A failure (the database went away) raises; the caller closes the watch and opens a
+    new one when it retries.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._raw: Any = None
+
+    def wait(self, after: int, timeout: float) -> int:
+        """The revision once it is above ``after``, or ``after`` when ``timeout`` passes."""
+        if not self.store.is_postgres:
+            return self.store.wait_for_revision(after, timeout)
+        if self._raw is None:
+            raw = self.store.engine.raw_connection()
+            pg = raw.driver_connection
+            assert pg is not None
+            raw.rollback()
+            pg.autocommit = True
+            pg.execute(f"LISTEN {CHANNEL}")
+            self._raw = raw
+            current = int(pg.execute(_REVISION_SQL).fetchone()[0])
+            if current > after:
+                return current
+        pg = self._raw.driver_connection
+        current = after
+        for note in pg.notifies(timeout=timeout, stop_after=1):
+            current = max(current, int(note.payload))
+        return current
+
+    def close(self) -> None:
+        if self._raw is not None:
+            raw, self._raw = self._raw, None
+            # Never back to the pool (it is LISTENing); a broken one has nothing to give back.
+            with contextlib.suppress(Exception):
+                raw.invalidate()
+
+
 class Reader:
     """Indexed lookups on one open DBAPI connection: the metadata service's hot path.
 
@@ -353,6 +486,14 @@ class Reader:
 def _json(data: Any) -> dict[str, Any]:
     """psycopg decodes JSONB itself; SQLite hands back the text."""
     return data if isinstance(data, dict) else json.loads(data)
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of what the driver said, without SQLAlchemy's statement dump."""
+    cause = getattr(exc, "orig", None) or exc
+    if isinstance(cause, OSError) and cause.strerror:
+        return f"{cause.strerror}: {cause.filename}"
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
 
 
 def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:

@@ -1,4 +1,5 @@
-"""Passwords that guests post to the metadata service.
+"""What hosts and guests add beside the topology: passwords guests post to the metadata
+service, and the bus addresses of NICs that host agents read from domain XML.
 
 Revision ID: 0002
 Revises: 0001
@@ -20,7 +21,15 @@ def upgrade() -> None:
         sa.Column("server_id", sa.String(255), primary_key=True),
         sa.Column("password", sa.String(1020), nullable=False),
     )
+    op.create_table(
+        "nic_addresses",
+        sa.Column("mac_address", sa.String(17), primary_key=True),
+        sa.Column("server_id", sa.String(255), nullable=False, index=True),
+        sa.Column("bus", sa.String(16), nullable=False),
+        sa.Column("address", sa.String(64), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("nic_addresses")
     op.drop_table("passwords")

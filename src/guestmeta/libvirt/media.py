@@ -1,0 +1,113 @@
+"""The config drive's cdrom on a domain: add it to the saved definition, swap its media.
+
+Our cdrom is the disk with the user alias ``ua-guestmeta-drive``, so it is told apart
+from any cdrom an operator added, and found again after a restart. It is read-only, on
+IDE for the ``pc`` machine and SATA for ``q35`` (which has no IDE), at the first free
+target name.
+
+A cdrom cannot be hot-plugged on either bus, so a running domain that lacks it gets it in
+its saved definition only and sees it from its next start. Once it has one, a new image
+is a media change (``virDomainUpdateDeviceFlags`` with LIVE and CONFIG): QEMU opens the
+new file in place, as ``virsh change-media --update`` does. The image path must change
+for that (libvirt does nothing when the source is the same), so each image has a name of
+its own (the host side names them by content).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+import libvirt
+from lxml import etree
+
+from guestmeta.libvirt.domain import CONFIG, LIVE, affected
+
+ALIAS = "ua-guestmeta-drive"
+TRAY_PAUSE = 0.5  # seconds before a refused live media change is tried again
+
+
+@dataclass(frozen=True)
+class Cdrom:
+    source: str | None  # the image file, None when the tray is empty
+    target: str
+    bus: str
+
+
+def _root(xml: str) -> Any:
+    return etree.fromstring(xml.encode(), etree.XMLParser(resolve_entities=False, no_network=True))
+
+
+def find(xml: str) -> Cdrom | None:
+    """Our cdrom in a domain's XML, or None."""
+    for disk in _root(xml).iterfind("devices/disk"):
+        alias = disk.find("alias")
+        if alias is None or alias.get("name") != ALIAS:
+            continue
+        source = disk.find("source")
+        target = disk.find("target")
+        return Cdrom(
+            source.get("file") if source is not None else None,
+            target.get("dev", "") if target is not None else "",
+            target.get("bus", "") if target is not None else "",
+        )
+    return None
+
+
+def _free_target(xml: str) -> tuple[str, str]:
+    root = _root(xml)
+    os_type = root.find("os/type")
+    machine = os_type.get("machine", "") if os_type is not None else ""
+    bus, prefix = ("sata", "sd") if "q35" in machine else ("ide", "hd")
+    used = {t.get("dev") for t in root.iterfind("devices/disk/target")}
+    for letter in "cdefghijklmnopqrstuvwxyzab":  # hdc: the secondary master, as virt-install
+        if f"{prefix}{letter}" not in used:
+            return f"{prefix}{letter}", bus
+    raise ValueError("no free disk target for the config drive")
+
+
+def disk_xml(path: str, target: str, bus: str) -> str:
+    return (
+        "<disk type='file' device='cdrom'><driver name='qemu' type='raw'/>"
+        f"<source file={quoteattr(path)}/><target dev='{target}' bus='{bus}'/>"
+        f"<readonly/><alias name='{ALIAS}'/></disk>"
+    )
+
+
+def _update(dom: Any, xml: str, flag: int) -> None:
+    """One media change; a live one is tried again once after a pause, because QEMU
+    refuses while the tray is still moving (seen right after a domain starts)."""
+    try:
+        dom.updateDeviceFlags(xml, flag)
+    except libvirt.libvirtError:
+        if flag != LIVE:
+            raise
+        time.sleep(TRAY_PAUSE)
+        dom.updateDeviceFlags(xml, flag)
+
+
+def put(dom: Any, path: str) -> list[str]:
+    """Make our cdrom hold ``path`` in the definitions it can: what changed ("live",
+    "config", "config (added)"), empty when both already hold it."""
+    done: list[str] = []
+    for flag in affected(dom):
+        xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if flag == CONFIG else 0)
+        have = find(xml)
+        if have is None:
+            if flag == LIVE:
+                continue  # no hot-plugged cdroms: the saved definition brings it at the next start
+            target, bus = _free_target(xml)
+            dom.attachDeviceFlags(disk_xml(path, target, bus), CONFIG)
+            done.append("config (added)")
+        elif have.source != path:
+            _update(dom, disk_xml(path, have.target, have.bus), flag)
+            done.append("live" if flag == LIVE else "config")
+    return done
+
+
+def current(dom: Any, flags: int = 0) -> Cdrom | None:
+    """Our cdrom as the running (0) or saved (CONFIG) definition has it."""
+    inactive = libvirt.VIR_DOMAIN_XML_INACTIVE if flags & CONFIG else 0
+    return find(dom.XMLDesc(inactive))
