@@ -260,7 +260,13 @@ def test_metrics_and_health_on_the_admin_listener(running: Running) -> None:
     request(running.service.port, "GET", "/openstack/latest/meta_data.json")  # 400
     health = running.service.health()
     assert health["ready"] is True and health["alive"] == 1
-    text = request(running.service.admin, "GET", "/metrics").body.decode()
+    # Workers hand their counts over once a second.
+    deadline = time.monotonic() + 5
+    while True:
+        text = request(running.service.admin, "GET", "/metrics").body.decode()
+        if 'identity_failures_total{status="400"}' in text or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert 'guestmeta_metadata_requests_total{status="200"}' in text
     assert 'guestmeta_metadata_identity_failures_total{status="400"}' in text
     assert "guestmeta_metadata_request_seconds_bucket" in text

@@ -57,9 +57,35 @@ class Reply:
         """The body to send now: with a fresh random seed where the document has one."""
         if self.seed_at < 0:
             return self.body
-        seed = base64.b64encode(os.urandom(RANDOM_SEED_BYTES))
         end = self.seed_at + len(RANDOM_SEED_PLACEHOLDER)
-        return self.body[: self.seed_at] + seed + self.body[end:]
+        return b"".join((self.body[: self.seed_at], _SEEDS.take(), self.body[end:]))
+
+
+class _Seeds:
+    """Fresh seeds, base64 as served, from the kernel 64 at a time.
+
+    One ``getrandom`` call per request cost a fifth of a ``meta_data.json`` answer; a
+    larger read split in 512-byte pieces gives the same entropy, each piece served once.
+    """
+
+    BATCH = 64
+
+    def __init__(self) -> None:
+        self._ready: list[bytes] = []
+
+    def take(self) -> bytes:
+        if not self._ready:
+            pool = os.urandom(RANDOM_SEED_BYTES * self.BATCH)
+            self._ready = [
+                base64.b64encode(pool[i : i + RANDOM_SEED_BYTES])
+                for i in range(0, len(pool), RANDOM_SEED_BYTES)
+            ]
+        return self._ready.pop()
+
+
+_SEEDS = _Seeds()
+# A forked worker must never serve the seeds its parent had drawn.
+os.register_at_fork(after_in_child=_SEEDS._ready.clear)
 
 
 ServerFiles = dict[str, Reply]

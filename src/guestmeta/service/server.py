@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.sharedctypes import SynchronizedArray
 from typing import Any
 
-from guestmeta.service.settings import Endpoint, Listener, Settings
+from guestmeta.service.settings import Endpoint, Settings
 
 log = logging.getLogger(__name__)
 NOT_READY = -1
@@ -189,7 +189,7 @@ def _worker(
 
     apps, close = worker_apps(settings, db, secret, published)
     try:
-        _run_loop(_serve(apps, sockets, settings.listeners))
+        _run_loop(_serve(apps, sockets, apps[0].service.metrics.flush))
     finally:
         close()
 
@@ -250,8 +250,10 @@ def _run_loop(main: Any) -> None:
 
 
 async def _serve(
-    apps: Sequence[Any], sockets: Sequence[socket.socket], listeners: Sequence[Listener]
+    apps: Sequence[Any], sockets: Sequence[socket.socket], flush: Callable[[], None]
 ) -> None:
+    """uvicorn on each socket with its listener's app, until SIGTERM; the metrics counted
+    on this loop go out once a second."""
     import uvicorn
 
     from guestmeta.service.protocol import BoundedHttpToolsProtocol
@@ -287,9 +289,11 @@ async def _serve(
         counter += 1
         for server, _sock in servers:
             await server.on_tick(counter)
+        if counter % 10 == 0:
+            flush()
     for server, sock in servers:
         await server.shutdown(sockets=[sock])
-    del listeners
+    flush()
 
 
 def serve(settings: Settings, db: str | None) -> int:
