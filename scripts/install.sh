@@ -11,11 +11,12 @@ lock=${GUESTMETA_LOCK:-requirements.lock}
 # System packages: PostgreSQL is the shared store (the tests start their own cluster);
 # libvirt and QEMU run the guests (libvirt-dev and pkg-config build libvirt-python);
 # cloud-init is the real consumer the tests check our documents with; iptables sets up the
-# metadata service's DNAT recipe inside a test's network namespace; mtools writes vfat
+# metadata service's DNAT recipe inside a test's network namespace; systemd-analyze checks
+# the systemd units (nothing starts systemd); mtools writes vfat
 # config drives, and genisoimage, xorriso and dosfstools read drives back in the tests;
 # wrk and nginx are the load generator and the static-file baseline of bench/serve.py.
 apt_packages=(postgresql libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
-    pkg-config qemu-system-x86 cloud-init iptables
+    pkg-config qemu-system-x86 cloud-init iproute2 iptables systemd
     genisoimage xorriso mtools dosfstools wrk nginx-light)
 missing=()
 for pkg in "${apt_packages[@]}"; do

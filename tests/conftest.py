@@ -85,6 +85,14 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def pg_store(postgres: PostgresCluster) -> Iterator[Store]:
+    """A store on PostgreSQL only, for what SQLite has no counterpart of (a server
+    connection to lose)."""
+    with Store(postgres.create_database(f"test_{next(_databases)}")) as opened:
+        yield opened
+
+
+@pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
     with Store(store_url) as opened:
         yield opened

@@ -11,7 +11,6 @@ nothing: an unknown directive or a bad value is only a warning there.
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -115,7 +114,6 @@ def test_serve_reads_the_settings_file_the_example_is_for() -> None:
     assert SECRET_ENV not in (DEPLOY / "serve.toml").read_text()
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze missing")
 def test_systemd_analyze_verify_accepts_the_units_without_a_warning(tmp_path: Path) -> None:
     copies = []
     for name, path in UNITS.items():

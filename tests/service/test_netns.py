@@ -258,7 +258,7 @@ def netns_usable() -> str | None:
 def namespaces() -> Iterator[Namespaces]:
     reason = netns_usable()
     if reason:
-        pytest.skip(reason)
+        pytest.fail(reason)
     with Namespaces() as spaces:
         yield spaces
 
@@ -331,7 +331,7 @@ def test_netns_same_ip_on_two_links_reaches_two_servers(
     in_netns: tuple[Service, Namespaces, dict[str, str]], host: str, port: int
 ) -> None:
     if port == 81 and shutil.which("iptables") is None:
-        pytest.skip("iptables is not installed")
+        pytest.fail("iptables is not installed (scripts/install.sh installs it)")
     _service, spaces, ids = in_netns
     for _ in range(2):  # and again: the answer depends on the link, not on the order
         from_a, from_b = ask(spaces.a, host=host, port=port), ask(spaces.b, host=host, port=port)
@@ -386,7 +386,7 @@ def test_netns_root_namespace_is_untouched(namespaces: Namespaces) -> None:
 def test_netns_are_removed_on_exit_even_after_a_failure() -> None:
     reason = netns_usable()
     if reason:
-        pytest.skip(reason)
+        pytest.fail(reason)
     spaces = Namespaces()
     with pytest.raises(RuntimeError), spaces:
         raise RuntimeError("a test failing inside")

@@ -114,10 +114,9 @@ def test_kill_9_at_random_points_leaves_all_or_nothing(store: Store, tmp_path: P
 
 
 def test_postgresql_connection_lost_mid_write_is_one_line_and_nothing_stored(
-    store: Store,
+    pg_store: Store,
 ) -> None:
-    if not store.is_postgres:
-        pytest.skip("terminating a server connection is a PostgreSQL matter")
+    store = pg_store  # terminating a server connection is a PostgreSQL matter
     doc = load_document("a.yaml", "networks:\n  - {id: net-a, name: net-a}\n")
     store.change(lambda current: plan_apply(current, [doc]))
     killer = create_engine(store.url)

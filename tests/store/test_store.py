@@ -298,11 +298,8 @@ def test_a_watch_wakes_on_each_change_and_times_out_with_the_old_revision(
         watch.close()
 
 
-def test_a_watch_whose_connection_died_raises_and_a_new_one_catches_up(
-    store: Store, store_url: str
-) -> None:
-    if not store.is_postgres:
-        pytest.skip("SQLite has no connection to lose")
+def test_a_watch_whose_connection_died_raises_and_a_new_one_catches_up(pg_store: Store) -> None:
+    store, store_url = pg_store, pg_store.url
     watch = store.watch()
     watch.wait(-1, timeout=1)
     pid = watch._raw.driver_connection.info.backend_pid
