@@ -96,3 +96,24 @@ def test_not_an_image_is_one_line(db: str, tmp_path: Path) -> None:
     junk.write_bytes(b"hello")
     code, _, stderr = run(db, "inspect", str(junk))
     assert (code, stderr) == (1, f"guestmeta: {junk}: neither an ISO 9660 nor a FAT image\n")
+
+
+@pytest.mark.parametrize("disk_format", ["iso", "vfat"])
+def test_inspect_a_seed_made_by_cloud_localds(tmp_path: Path, disk_format: str, db: str) -> None:
+    """The seed plain-libvirt users make today, read as a guest would read it."""
+    (tmp_path / "user-data").write_text("#cloud-config\nhostname: seeded\n")
+    (tmp_path / "meta-data").write_text("instance-id: iid-seeded\nlocal-hostname: seeded\n")
+    (tmp_path / "network-config").write_text("version: 2\nethernets: {}\n")
+    image = tmp_path / f"seed.{disk_format}"
+    subprocess.run(
+        ["cloud-localds", "--disk-format", "raw", "--filesystem", disk_format,
+         "--network-config", str(tmp_path / "network-config"),
+         str(image), str(tmp_path / "user-data"), str(tmp_path / "meta-data")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    code, stdout, _ = run(db, "inspect", str(image), "-f", "json")
+    found = json.loads(stdout)
+    assert (code, found["layout"], found["rejects"]) == (0, "nocloud", [])
+    assert found["fs"] == ("iso9660" if disk_format == "iso" else "vfat")
+    assert found["files"]["user-data"] == len("#cloud-config\nhostname: seeded\n")
+    assert set(found["files"]) == {"meta-data", "user-data", "network-config"}
