@@ -14,18 +14,32 @@ lock=${GUESTMETA_LOCK:-requirements.lock}
 # metadata service's DNAT recipe inside a test's network namespace; systemd-analyze checks
 # the systemd units (nothing starts systemd); mtools writes vfat
 # config drives, and genisoimage, xorriso and dosfstools read drives back in the tests;
+# cloud-image-utils is cloud-localds, whose seeds `configdrive inspect` must read;
 # wrk and nginx are the load generator and the static-file baseline of bench/serve.py.
 apt_packages=(postgresql libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
     pkg-config qemu-system-x86 cloud-init iproute2 iptables systemd
-    genisoimage xorriso mtools dosfstools wrk nginx-light)
+    genisoimage xorriso mtools dosfstools cloud-image-utils wrk nginx-light)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
+    # No daemon is started by its install (nginx would take port 80, PostgreSQL 5432):
+    # guestmeta's commands, tests and benches start what they need and stop it after.
+    policy=/usr/sbin/policy-rc.d
+    made_policy=
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod +x "$policy"
+        made_policy=1
+    fi
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || {
+        [ -n "$made_policy" ] && rm -f "$policy"
+        exit 1
+    }
+    [ -n "$made_policy" ] && rm -f "$policy"
 fi
 
 # uv, from the Python package index by name.
