@@ -35,11 +35,14 @@ if [ ${#missing[@]} -gt 0 ]; then
         made_policy=1
     fi
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || {
-        [ -n "$made_policy" ] && rm -f "$policy"
-        exit 1
-    }
-    [ -n "$made_policy" ] && rm -f "$policy"
+    status=0
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+    if [ -n "$made_policy" ]; then
+        rm -f "$policy"
+    fi
+    if [ "$status" -ne 0 ]; then
+        exit "$status"
+    fi
 fi
 
 # uv, from the Python package index by name.
