@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from guestmeta.documents import document_tree, ec2_tree
+from guestmeta.documents import RANDOM_SEED_PLACEHOLDER, document_tree, ec2_tree, service_tree
 from tests.consumers import cloudinit
 from tests.documents.topologies import BY_NAME, KEY, SERVER, SERVER_ID
 
@@ -188,3 +188,39 @@ def test_ec2_versions_grow() -> None:
         "2009-04-04",
         "latest",
     }
+
+
+# -- the service tree ----------------------------------------------------------------------
+
+
+def test_service_listings_name_only_what_is_there_but_the_password() -> None:
+    tree = service_tree(CASE.topology, SERVER_ID)
+    for version, names in EXPECTED_FILES.items():
+        listed = tree[f"openstack/{version}"].body.decode().split("\n")
+        assert listed[0] == "meta_data.json"
+        has_password = version == "latest" or version >= "2013-04-04"
+        assert set(listed) == names | ({"password"} if has_password else set())
+        assert f"openstack/{version}/password" not in tree  # the service answers it
+        for name in names:
+            assert f"openstack/{version}/{name}" in tree
+    assert tree[""].body.startswith(b"1.0\n2007-01-19\n") and tree[""].body.endswith(b"\nlatest")
+    assert tree["openstack"].body.endswith(b"2025-04-04\nlatest")
+    assert tree["openstack/latest/meta_data.json"].content_type == "application/json"
+    assert tree["openstack/latest/network_data.json"].content_type == "text/plain; charset=UTF-8"
+
+
+def test_a_fresh_seed_goes_where_the_placeholder_was() -> None:
+    document = service_tree(CASE.topology, SERVER_ID)["openstack/latest/meta_data.json"]
+    assert document.seed_at is not None
+    assert document.body.count(RANDOM_SEED_PLACEHOLDER) == 1
+    body = document.with_seed(SEED)
+    assert len(body) == len(document.body)
+    meta = json.loads(body)
+    assert base64.b64decode(meta["random_seed"], validate=True) == SEED
+    # Everything else is the drive's document for the same seed, byte for byte.
+    drive = document_tree(CASE.topology, SERVER_ID, random_seed=SEED)
+    assert body == drive["openstack/latest/meta_data.json"]
+    with pytest.raises(ValueError, match="512 bytes, not 3"):
+        document.with_seed(b"abc")
+    old = service_tree(CASE.topology, SERVER_ID)["openstack/2012-08-10/meta_data.json"]
+    assert old.seed_at is None and old.with_seed(SEED) == old.body  # no seed before 2013-04-04

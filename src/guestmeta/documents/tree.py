@@ -49,6 +49,7 @@ Tree = dict[str, bytes]
 TEXT = "text/plain; charset=UTF-8"  # what Nova's app (webob) sends for text/plain
 JSON = "application/json"
 PASSWORD = "password"
+_SEED_KEY = b'"random_seed": "'
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +184,10 @@ def service_tree(
                     addresses=devices,
                 )  # fmt: skip
                 body = encode(document)
-                at = body.find(RANDOM_SEED_PLACEHOLDER)
-                tree[f"{base}/{name}"] = Document(body, JSON, at if at >= 0 else None)
+                # Found by its key, so a look-alike in a user's value can never be taken.
+                at = body.find(_SEED_KEY + RANDOM_SEED_PLACEHOLDER)
+                seed_at = at + len(_SEED_KEY) if at >= 0 else None
+                tree[f"{base}/{name}"] = Document(body, JSON, seed_at)
             elif name != PASSWORD:
                 kind = JSON if name in (VENDOR_DATA, VENDOR_DATA2) else TEXT
                 tree[f"{base}/{name}"] = Document(_present(files, name), kind)
