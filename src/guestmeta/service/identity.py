@@ -144,7 +144,7 @@ def _by_address(
     if address is None:
         return Refusal(404, "unusable source address")
     if listener.network:
-        network_id = _network(snapshot, listener.network)
+        network_id = snapshot.network_ids.get(listener.network)
         server_id = snapshot.by_network_address.get((network_id, address)) if network_id else None
         if server_id is None:
             return Refusal(404, f"no server has {address} on network {listener.network}")
@@ -154,11 +154,3 @@ def _by_address(
         what = "no server" if not owners else f"{len(owners)} servers on different networks"
         return Refusal(404, f"{what} for {address}")
     return Caller(owners[0], f"address:{address}")
-
-
-def _network(snapshot: Snapshot, name: str) -> str | None:
-    networks = snapshot.topology.networks
-    if name in networks:
-        return name
-    matches = [n.id for n in networks.values() if n.name == name]
-    return matches[0] if len(matches) == 1 else None

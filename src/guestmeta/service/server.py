@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import tempfile
 import threading
 import time
@@ -42,8 +43,8 @@ def bind(endpoint: Endpoint, interface: str = "") -> socket.socket:
     """A listening socket, bound before any worker starts (one line on failure)."""
     try:
         if endpoint.path:
-            with contextlib.suppress(FileNotFoundError):
-                if not os.path.exists(endpoint.path) or _is_socket(endpoint.path):
+            with contextlib.suppress(FileNotFoundError):  # a stale socket goes, a file stays
+                if stat.S_ISSOCK(os.lstat(endpoint.path).st_mode):
                     os.unlink(endpoint.path)
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.bind(endpoint.path)
@@ -61,12 +62,6 @@ def bind(endpoint: Endpoint, interface: str = "") -> socket.socket:
     except OSError as exc:
         where = f"{endpoint}" + (f" on {interface}" if interface else "")
         raise ServeError(f"cannot listen on {where}: {exc.strerror or exc}") from None
-
-
-def _is_socket(path: str) -> bool:
-    import stat
-
-    return stat.S_ISSOCK(os.lstat(path).st_mode)
 
 
 class Supervisor:

@@ -37,6 +37,8 @@ class Snapshot:
     by_address: dict[str, tuple[str, ...]]
     by_name: dict[str, str]
     nics: dict[str, DeviceAddress] = field(default_factory=dict)  # by MAC
+    # A listener's ``network`` (id, or a name no other network has) -> network id.
+    network_ids: dict[str, str] = field(default_factory=dict)
     built_at: float = field(default_factory=time.monotonic)
 
     def server_for(self, ident: str) -> str | None:
@@ -79,9 +81,10 @@ def build_snapshot(
         rebuild = affected_servers(
             previous.topology, topology, diff(previous.topology, topology)
         ) | (set(topology.servers) - set(previous.files))
-        for mac in nics.keys() ^ previous.nics.keys() | {
-            m for m in nics.keys() & previous.nics.keys() if nics[m] != previous.nics[m]
-        }:
+        moved = {
+            m for m in nics.keys() | previous.nics.keys() if nics.get(m) != previous.nics.get(m)
+        }
+        for mac in moved:
             for port_id in topology.index.ports_by_mac(mac):
                 server_id = topology.index.server_of_port(port_id)
                 if server_id in topology.servers:
@@ -97,7 +100,19 @@ def build_snapshot(
     for server in topology.servers.values():
         names.setdefault(server.name, server.id)
         names.setdefault(server.domain_name, server.id)
-    return Snapshot(revision, topology, files, by_network, anywhere, names, nics)
+    return Snapshot(
+        revision, topology, files, by_network, anywhere, names, nics, _network_ids(topology)
+    )
+
+
+def _network_ids(topology: Topology) -> dict[str, str]:
+    """Network ids by id and by unique name, so a request never scans the networks."""
+    by_name: dict[str, list[str]] = {}
+    for network in topology.networks.values():
+        by_name.setdefault(network.name, []).append(network.id)
+    ids = {name: found[0] for name, found in by_name.items() if len(found) == 1}
+    ids.update({network_id: network_id for network_id in topology.networks})
+    return ids
 
 
 class Follower:
