@@ -194,17 +194,22 @@ def read_drive(path: str | Path) -> dict[str, Any]:
     Bytes (user data, vendor data) come back as bytes; cloud-init's errors raise
     :class:`CloudInitError`.
     """
+    result: dict[str, Any] = _unplain(_read(_READ_DRIVE, str(path), "ConfigDriveReader"))
+    return result
+
+
+def _read(script: str, argument: str, what: str) -> Any:
+    """``script`` run by Debian's python on ``argument``; the JSON it prints."""
     proc = subprocess.run(
-        [SYSTEM_PYTHON, "-c", _READ_DRIVE, str(path)],
+        [SYSTEM_PYTHON, "-c", script, argument],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     if proc.returncode != 0:
-        raise CloudInitError(f"ConfigDriveReader failed:\n{proc.stderr.strip()}")
-    result: dict[str, Any] = _unplain(json.loads(proc.stdout))
-    return result
+        raise CloudInitError(f"{what} failed:\n{proc.stderr.strip()}")
+    return json.loads(proc.stdout)
 
 
 _READ_NOCLOUD = r"""
@@ -232,16 +237,7 @@ def read_nocloud(path: str | Path) -> dict[str, Any]:
     ``meta-data (parsed)`` and ``network-config (parsed)`` as cloud-init's YAML loader
     reads them.
     """
-    proc = subprocess.run(
-        [SYSTEM_PYTHON, "-c", _READ_NOCLOUD, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise CloudInitError(f"NoCloud seed read failed:\n{proc.stderr.strip()}")
-    raw = json.loads(proc.stdout)
+    raw = _read(_READ_NOCLOUD, str(path), "NoCloud seed read")
     return {k: v if k.endswith("(parsed)") else base64.b64decode(v) for k, v in raw.items()}
 
 
@@ -264,14 +260,5 @@ def read_service(url: str) -> dict[str, Any]:
     """What cloud-init's OpenStack datasource (``MetadataReader(url).read_v2()``) and its
     EC2 crawler (``ec2_utils.get_instance_metadata``/``get_instance_userdata``, version
     2009-04-04) read from a metadata service, under Debian's python."""
-    proc = subprocess.run(
-        [SYSTEM_PYTHON, "-c", _READ_SERVICE, url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise CloudInitError(f"MetadataReader failed:\n{proc.stderr.strip()}")
-    result: dict[str, Any] = _unplain(json.loads(proc.stdout))
+    result: dict[str, Any] = _unplain(_read(_READ_SERVICE, url, "MetadataReader"))
     return result
