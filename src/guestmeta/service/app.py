@@ -1,4 +1,4 @@
-"""The ASGI application: resolve the caller, then answer from the snapshot's bytes.
+"""The service's application: resolve the caller, then answer from the snapshot's bytes.
 
 One app per listener (the listener decides how callers are identified). Nothing here
 renders a document: every answer was built when the store's revision moved
@@ -6,6 +6,14 @@ renders a document: every answer was built when the store's revision moved
 Nova's metadata service where it has one (200 for every hit, 404 for anything absent,
 Nova's 400/403/404 for proxy headers, 409 for a second password); what Nova leaves open
 is answered as HTTP says: 405 for other methods, 429 for a caller over its rate.
+
+Every request is decided by one synchronous function, :meth:`ListenerApp.decide`, which
+needs nothing but memory. Two ways lead to it: the ASGI call, and
+:meth:`ListenerApp.answer_now`, which the HTTP protocol
+(:mod:`guestmeta.service.protocol`) calls for a ``GET`` or ``HEAD`` as soon as its head is
+parsed, and whose answer it writes out at once. That second way skips ASGI's per-request
+task, event and messages, which cost more than the decision itself. Only the password
+(the store is read or written, and a ``POST`` has a body) goes the ASGI way alone.
 """
 
 from __future__ import annotations
@@ -15,8 +23,9 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from guestmeta.documents import versions
 from guestmeta.service import tokens
@@ -24,13 +33,15 @@ from guestmeta.service.files import Reply
 from guestmeta.service.identity import Caller, Refusal, identify
 from guestmeta.service.metrics import Metrics
 from guestmeta.service.ratelimit import RateLimit
-from guestmeta.service.settings import Listener, Settings
-from guestmeta.service.snapshot import Follower
+from guestmeta.service.settings import CHANNEL, PROXY, Listener, Settings
+from guestmeta.service.snapshot import Follower, Snapshot
 from guestmeta.store import Store
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+Headers = dict[str, list[str]]
+Raw = list[tuple[bytes, bytes]]  # the request's headers that matter, as they came
 
 log = logging.getLogger(__name__)
 access = logging.getLogger("guestmeta.access")
@@ -49,9 +60,72 @@ _WANTED = {
         "content-length",
     )
 }
+_PROXY_NAMES = frozenset({b"x-instance-id", b"x-instance-id-signature", b"x-tenant-id"})
+_FORWARDED = b"x-forwarded-for"
+_TOKEN = tokens.TOKEN_HEADER.encode()
+CALLERS_MAX = 100_000  # resolved callers kept per listener and snapshot
 PASSWORD_MAX = 1020  # Nova keeps four chunks of 255 characters
 TEXT = "text/plain; charset=UTF-8"
 _ROOT = Reply.plain("\n".join(versions.ec2_versions()).encode(), TEXT)
+_READ = ("GET", "HEAD")
+
+
+class Answer(NamedTuple):
+    """What to send: a status, its body and headers, and the server it was for ("" if none)."""
+
+    status: int
+    reply: Reply
+    server_id: str = ""
+    extra: tuple[tuple[bytes, bytes], ...] = ()
+
+
+def _text(status: int, text: str, *extra: tuple[bytes, bytes]) -> Answer:
+    return Answer(status, Reply.plain((text + "\n").encode() if text else b"", TEXT), "", extra)
+
+
+_NOT_FOUND = _text(404, "not found")
+_NOT_READY = _text(503, "not ready")
+_OK = _text(200, "")
+
+
+class Route(NamedTuple):
+    """What a path asks for, worked out once per distinct path (:func:`route`)."""
+
+    path: str  # the file's key in the server's tree ("" for the root)
+    allowed: tuple[str, ...]  # methods
+    kind: str  # one of the kinds below
+
+
+ROOT, TRAVERSAL, TOKEN, PASSWORD, EC2, OPENSTACK = (
+    "root",
+    "traversal",
+    "token",
+    "password",
+    "ec2",
+    "openstack",
+)
+
+
+@lru_cache(maxsize=4096)
+def route(path: str) -> Route:
+    """The route of a decoded request path. Guests ask for the same few hundred paths, so
+    the answer is cached; a caller making paths up only cycles the cache."""
+    parts = [part for part in path.split("/") if part]
+    if parts and parts[0] == "ec2":  # Nova's other name for the EC2 tree
+        parts = parts[1:]
+    if any(part in (".", "..") for part in parts):
+        return Route("", _READ, TRAVERSAL)
+    key = sys.intern("/".join(parts))
+    if not key:
+        return Route("", _READ, ROOT)
+    if key == tokens.TOKEN_PATH:
+        return Route(key, ("PUT",), TOKEN)
+    if len(parts) == 3 and parts[0] == "openstack" and parts[2] == "password":
+        served = parts[1] in versions.openstack_versions() and versions.has(
+            parts[1], versions.PASSWORD
+        )  # Nova serves the password from 2013-04-04 on, and in ``latest``
+        return Route(key, ("GET", "HEAD", "POST"), PASSWORD if served else OPENSTACK)
+    return Route(key, _READ, OPENSTACK if parts[0] == "openstack" else EC2)
 
 
 class Service:
@@ -67,29 +141,73 @@ class Service:
 
 
 class ListenerApp:
-    """The ASGI callable for one listener."""
+    """The application of one listener: an ASGI callable, and :meth:`answer_now`."""
 
     def __init__(self, service: Service, listener: Listener) -> None:
         self.service = service
         self.listener = listener
         self.name = str(listener.endpoint)
+        self._log = service.settings.access_log
+        # Callers this listener resolved at one snapshot, by the headers (and source
+        # address) that identified them: a guest asks for many paths in a row, and the
+        # same answer to "who is this" is the costliest part of a request from memory.
+        # Only successes are kept, so made-up headers never grow it; a new snapshot
+        # (servers may have gone, tenants changed) starts it afresh.
+        self._callers: dict[Any, Caller] = {}
+        self._callers_at: Snapshot | None = None
+
+    def answer_now(
+        self,
+        method: str,
+        path: str,
+        raw_headers: Iterable[tuple[bytes, bytes]],
+        client: tuple[str, int] | None,
+    ) -> Answer | None:
+        """The answer to a request without a body, or None when it needs the ASGI way."""
+        started = time.perf_counter()
+        wanted = [pair for pair in raw_headers if pair[0] in _WANTED]
+        answer = self.decide(method, route(path), wanted, client)
+        if isinstance(answer, Caller):
+            return None
+        body = 0 if method == "HEAD" else len(answer.reply.body)
+        self._record(method, path, client, answer.status, answer.server_id, body, started)
+        return answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         started = time.perf_counter()
-        status, server_id, size = await self._handle(scope, receive, send)
+        method: str = scope["method"]
+        head = method == "HEAD"
+        wanted = [pair for pair in scope["headers"] if pair[0] in _WANTED]
+        client = scope.get("client")
+        answer = self.decide(method, route(scope["path"]), wanted, client)
+        if isinstance(answer, Caller):
+            answer = await self._password(method, receive, _headers(wanted), answer)
+        await _send(send, answer, head)
+        body = 0 if head else len(answer.reply.body)
+        self._record(method, scope["path"], client, answer.status, answer.server_id, body, started)
+
+    def _record(
+        self,
+        method: str,
+        path: str,
+        client: tuple[str, int] | None,
+        status: int,
+        server_id: str,
+        size: int,
+        started: float,
+    ) -> None:
         elapsed = time.perf_counter() - started
         self.service.metrics.request(status, elapsed)
-        if self.service.settings.access_log:
-            client = scope.get("client")
+        if self._log:
             access.info(
                 json.dumps(
                     {
                         "listener": self.name,
                         "peer": client[0] if client else None,
-                        "method": scope["method"],
-                        "path": scope["path"][:256],
+                        "method": method,
+                        "path": path[:256],
                         "status": status,
                         "server": server_id,
                         "bytes": size,
@@ -98,113 +216,112 @@ class ListenerApp:
                 )
             )
 
-    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> tuple[int, str, int]:
-        method: str = scope["method"]
-        head = method == "HEAD"
-        parts = [part for part in scope["path"].split("/") if part]
-        if parts and parts[0] == "ec2":  # Nova's other name for the EC2 tree
-            parts = parts[1:]
-        if any(part in (".", "..") for part in parts):
-            return await _plain(send, 404, "not found", head), "", 0
-        path = "/".join(parts)
-        allowed: tuple[str, ...]
-        if path == tokens.TOKEN_PATH:
-            allowed = ("PUT",)
-        elif _is_password(parts):
-            allowed = ("GET", "HEAD", "POST")
-        else:
-            allowed = ("GET", "HEAD")
-        if method not in allowed:
-            await _plain(send, 405, "method not allowed", head, [(b"allow", ", ".join(allowed))])
-            return 405, "", 0
-        if not path:  # Nova answers the root without asking who calls
-            return await _reply(send, _ROOT, head), "", len(_ROOT.body)
+    def decide(
+        self, method: str, to: Route, wanted: Raw, client: tuple[str, int] | None
+    ) -> Answer | Caller:
+        """The answer, from memory alone; or, for a password, the caller whose password the
+        ASGI way reads or writes in the store."""
+        if to.kind == TRAVERSAL:
+            return _NOT_FOUND
+        if method not in to.allowed:
+            return _text(405, "method not allowed", (b"allow", ", ".join(to.allowed).encode()))
+        if to.kind == ROOT:  # Nova answers the root without asking who calls
+            return Answer(200, _ROOT)
         service = self.service
         snapshot = service.follower.current
         if snapshot is None:
-            return await _plain(send, 503, "not ready", head), "", 0
-        headers = _headers(scope)
-        client = scope.get("client")
-        found = identify(
-            self.listener, client[0] if client else None, headers, snapshot, service.settings
-        )
+            return _NOT_READY
+        found = self._identify(snapshot, wanted, client)
         if isinstance(found, Refusal):
             service.metrics.identity_failure(found.status)
-            return await _plain(send, found.status, found.reason, head), "", 0
+            return _text(found.status, found.reason)
         caller: Caller = found
-        if not service.limit.allow(caller.server_id):
-            await _plain(send, 429, "too many requests", head, [(b"retry-after", "1")])
-            return 429, caller.server_id, 0
-        if path == tokens.TOKEN_PATH:
-            return await self._token(send, headers, caller), caller.server_id, 0
-        if parts[0] != "openstack":
-            token = headers.get(tokens.TOKEN_HEADER)
-            if token is not None:
-                if not tokens.valid(service.secret, token[-1], caller):
-                    return await _plain(send, 401, "invalid token", head), caller.server_id, 0
+        server_id = caller.server_id
+        if not service.limit.allow(server_id):
+            return _text(429, "too many requests", (b"retry-after", b"1"))._replace(
+                server_id=server_id
+            )
+        if to.kind == TOKEN:
+            return self._token(_headers(wanted), caller)._replace(server_id=server_id)
+        if to.kind == EC2:
+            token = [value for name, value in wanted if name == _TOKEN]
+            if token:
+                if not tokens.valid(service.secret, token[-1].decode("latin-1"), caller):
+                    return _text(401, "invalid token")._replace(server_id=server_id)
             elif service.settings.require_tokens:
-                return await _plain(send, 401, "token required", head), caller.server_id, 0
-        if _is_password(parts) and _has_password(parts[1]):
-            status = await self._password(scope, receive, send, headers, caller, head)
-            return status, caller.server_id, 0
-        reply = snapshot.files[caller.server_id].get(path)
+                return _text(401, "token required")._replace(server_id=server_id)
+        if to.kind == PASSWORD:
+            return caller
+        reply = snapshot.files[server_id].get(to.path)
         if reply is None:
-            return await _plain(send, 404, "not found", head), caller.server_id, 0
-        return await _reply(send, reply, head), caller.server_id, len(reply.body)
+            return _NOT_FOUND._replace(server_id=server_id)
+        return Answer(200, reply, server_id)
 
-    async def _token(self, send: Send, headers: dict[str, list[str]], caller: Caller) -> int:
+    def _identify(
+        self, snapshot: Snapshot, wanted: Raw, client: tuple[str, int] | None
+    ) -> Caller | Refusal:
+        """:func:`~guestmeta.service.identity.identify`, remembered for this snapshot."""
+        if snapshot is not self._callers_at:
+            self._callers = {}
+            self._callers_at = snapshot
+        mode = self.listener.mode
+        peer = client[0] if client else None
+        key: Any
+        if mode == PROXY:
+            key = tuple(pair for pair in wanted if pair[0] in _PROXY_NAMES)
+        elif mode == CHANNEL:
+            key = ()
+        else:
+            key = (peer, tuple(value for name, value in wanted if name == _FORWARDED))
+        caller = self._callers.get(key)
+        if caller is not None:
+            return caller
+        found = identify(self.listener, peer, _headers(wanted), snapshot, self.service.settings)
+        if isinstance(found, Caller):
+            if len(self._callers) >= CALLERS_MAX:
+                self._callers.clear()
+            self._callers[key] = found
+        return found
+
+    def _token(self, headers: Headers, caller: Caller) -> Answer:
         if "x-forwarded-for" in headers:
-            return await _plain(send, 403, "a token is not issued through a proxy", False)
+            return _text(403, "a token is not issued through a proxy")
         ttl_values = headers.get(tokens.TTL_HEADER)
         ttl = tokens.parse_ttl(ttl_values[-1] if ttl_values else None)
         if ttl is None:
-            return await _plain(send, 400, f"{tokens.TTL_HEADER} must be 1 to 21600 seconds", False)
+            return _text(400, f"{tokens.TTL_HEADER} must be 1 to 21600 seconds")
         token = tokens.issue(self.service.secret, caller, ttl).encode()
-        extra = [(tokens.TTL_HEADER.encode(), str(ttl).encode())]
-        return await _reply(send, Reply.plain(token, TEXT), False, extra)
+        extra = ((tokens.TTL_HEADER.encode(), str(ttl).encode()),)
+        return Answer(200, Reply.plain(token, TEXT), "", extra)
 
     async def _password(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        headers: dict[str, list[str]],
-        caller: Caller,
-        head: bool,
-    ) -> int:
+        self, method: str, receive: Receive, headers: Headers, caller: Caller
+    ) -> Answer:
         store = self.service.store
         loop = asyncio.get_running_loop()
-        if scope["method"] != "POST":
-            value = await loop.run_in_executor(None, store.password, caller.server_id)
-            return await _reply(send, Reply.plain((value or "").encode(), TEXT), head)
+        server_id = caller.server_id
+        if method != "POST":
+            value = await loop.run_in_executor(None, store.password, server_id)
+            return Answer(200, Reply.plain((value or "").encode(), TEXT), server_id)
         length = (headers.get("content-length") or ["0"])[-1]
         if not length.isdigit() or int(length) > PASSWORD_MAX:
-            return await _plain(send, 400, "request is too large", False)
+            return _text(400, "request is too large")._replace(server_id=server_id)
         body = await _body(receive, PASSWORD_MAX)
         if body is None:
-            return await _plain(send, 400, "request is too large", False)
+            return _text(400, "request is too large")._replace(server_id=server_id)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
-            return await _plain(send, 400, "the password must be UTF-8 text", False)
-        stored = await loop.run_in_executor(None, store.set_password, caller.server_id, text)
+            return _text(400, "the password must be UTF-8 text")._replace(server_id=server_id)
+        stored = await loop.run_in_executor(None, store.set_password, server_id, text)
         if not stored:
-            return await _plain(send, 409, "the password is already set", False)
-        return await _plain(send, 200, "", False)
+            return _text(409, "the password is already set")._replace(server_id=server_id)
+        return _OK._replace(server_id=server_id)
 
 
-def _is_password(parts: list[str]) -> bool:
-    return len(parts) == 3 and parts[0] == "openstack" and parts[2] == "password"
-
-
-def _has_password(version: str) -> bool:
-    """Nova serves the password from 2013-04-04 on, and in ``latest``."""
-    return version in versions.openstack_versions() and versions.has(version, versions.PASSWORD)
-
-
-def _headers(scope: Scope) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for name, value in scope["headers"]:
+def _headers(raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+    found: Headers = {}
+    for name, value in raw:
         key = _WANTED.get(name)
         if key is not None:
             values = found.get(key)
@@ -229,31 +346,11 @@ async def _body(receive: Receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
-async def _reply(
-    send: Send, reply: Reply, head: bool, extra: list[tuple[bytes, bytes]] | None = None
-) -> int:
-    headers = [*reply.headers, *extra] if extra else list(reply.headers)
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
+async def _send(send: Send, answer: Answer, head: bool) -> None:
+    reply = answer.reply
+    headers = [*reply.headers, *answer.extra]
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else reply.render()})
-    return 200
-
-
-async def _plain(
-    send: Send,
-    status: int,
-    text: str,
-    head: bool,
-    extra: list[tuple[bytes, str]] | None = None,
-) -> int:
-    body = (text + "\n").encode() if text else b""
-    headers = [
-        (b"content-type", TEXT.encode()),
-        (b"content-length", str(len(body)).encode()),
-        *((name, value.encode()) for name, value in extra or []),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if head else body})
-    return status
 
 
 def configure_access_log() -> None:

@@ -33,6 +33,7 @@ class Reply:
     content_type: str
     headers: tuple[tuple[bytes, bytes], ...]
     seed_at: int = -1  # where the random seed's placeholder starts, or -1
+    head: bytes = b""  # the same headers as HTTP/1.1 lines, for the direct way out
 
     @classmethod
     def of(cls, document: Document) -> Reply:
@@ -42,7 +43,7 @@ class Reply:
             (b"content-length", str(len(body)).encode()),
         )
         seed_at = -1 if document.seed_at is None else document.seed_at
-        return cls(body, document.content_type, headers, seed_at)
+        return cls(body, document.content_type, headers, seed_at, _lines(headers))
 
     @classmethod
     def plain(cls, body: bytes, content_type: str) -> Reply:
@@ -51,7 +52,7 @@ class Reply:
             (b"content-type", content_type.encode()),
             (b"content-length", str(len(body)).encode()),
         )
-        return cls(body, content_type, headers)
+        return cls(body, content_type, headers, -1, _lines(headers))
 
     def render(self) -> bytes:
         """The body to send now: with a fresh random seed where the document has one."""
@@ -59,6 +60,18 @@ class Reply:
             return self.body
         end = self.seed_at + len(RANDOM_SEED_PLACEHOLDER)
         return b"".join((self.body[: self.seed_at], _SEEDS.take(), self.body[end:]))
+
+    def render_into(self, out: list[bytes]) -> None:
+        """:meth:`render`, as pieces added to ``out`` (joined once with the head)."""
+        if self.seed_at < 0:
+            out.append(self.body)
+        else:
+            end = self.seed_at + len(RANDOM_SEED_PLACEHOLDER)
+            out += (self.body[: self.seed_at], _SEEDS.take(), self.body[end:])
+
+
+def _lines(headers: tuple[tuple[bytes, bytes], ...]) -> bytes:
+    return b"".join(name + b": " + value + b"\r\n" for name, value in headers)
 
 
 class _Seeds:
