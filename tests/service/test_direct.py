@@ -286,11 +286,6 @@ def test_both_ways_send_a_current_date_and_no_server(served: Running, path: str,
     assert "server" not in answer.names
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_serve in server.py first calls uvicorn's on_tick with counter 10, a second "
-    "after the worker starts, so default_headers (date) stay empty until then",
-)
 def test_the_first_answers_after_a_start_carry_a_date(
     tmp_path: Path, service_factory: list[Service]
 ) -> None:

@@ -75,3 +75,24 @@ def test_a_token_answer_does_not_cross_a_router_but_metadata_does(
     # The connection's TTL is restored for what follows: metadata still crosses.
     again = request(PORT, "GET", "/latest/meta-data/instance-id", host=HOST, netns=guest)
     assert again.status == 200
+
+
+# Every spelling the service takes for the token path; a check on the raw URL once let
+# all but the first through the router with a token.
+SPELLINGS = (
+    "/latest/api/token/",
+    "/ec2/latest/api/token",
+    "//latest/api/token",
+    "/latest//api/token",
+    "/latest/api/t%6Fken",
+)
+
+
+@pytest.mark.parametrize("path", SPELLINGS)
+def test_no_spelling_of_the_token_path_crosses_a_router(
+    routed: tuple[Service, str], path: str
+) -> None:
+    _service, guest = routed
+    ttl = {"X-aws-ec2-metadata-token-ttl-seconds": "60"}
+    with pytest.raises(ConnectionError, match="timed out"):
+        request(PORT, "PUT", path, headers=ttl, host=HOST, netns=guest, timeout=2)

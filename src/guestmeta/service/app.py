@@ -268,11 +268,11 @@ class ListenerApp:
         peer = client[0] if client else None
         key: Any
         if mode == PROXY:
-            key = tuple(pair for pair in wanted if pair[0] in _PROXY_NAMES)
+            key = tuple([pair for pair in wanted if pair[0] in _PROXY_NAMES])
         elif mode == CHANNEL:
             key = ()
         else:
-            key = (peer, tuple(value for name, value in wanted if name == _FORWARDED))
+            key = (peer, tuple([value for name, value in wanted if name == _FORWARDED]))
         caller = self._callers.get(key)
         if caller is not None:
             return caller

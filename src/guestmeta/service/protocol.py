@@ -6,7 +6,7 @@ header. Counting the bytes that arrive before the head is complete, and answerin
 once they pass :data:`MAX_HEAD`, bounds that at one read beyond the limit. Nova's app
 sits behind a server that does the same (eventlet's 8 KiB line limit).
 
-The answer to an EC2 token request leaves with an IP TTL (hop limit) of 1, as AWS sends
+The answer to an EC2 token request (any PUT) leaves with an IP TTL (hop limit) of 1, as AWS sends
 it: a router between the guest and the service drops it, so a token cannot be fetched
 for a guest from beyond its own link. The connection's TTL is put back for the next
 request on it.
@@ -30,7 +30,6 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-TOKEN_URL = b"/latest/api/token"
 MAX_HEAD = 16 * 1024  # request line and headers together
 _REFUSAL = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
@@ -99,7 +98,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._head_open = False
-        if self.url.split(b"?")[0].rstrip(b"/") == TOKEN_URL:
+        if self.parser.get_method() == b"PUT":
+            # Only the token path takes PUT, under many spellings (``/ec2/...``, doubled
+            # slashes, escapes): every PUT's answer leaves with TTL 1, a 405 included.
             self._hops = _one_hop(self.transport)
         elif self._answer_now is not None and self._answered(self._answer_now):
             return
@@ -120,7 +121,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if answer is None:
             return False
         reply = answer.reply
-        out = [STATUS_LINE[answer.status], reply.head]
+        out: list[bytes | memoryview] = [STATUS_LINE[answer.status], reply.head]
         for name, value in answer.extra:
             out += (name, b": ", value, b"\r\n")
         defaults = self.server_state.default_headers

@@ -7,12 +7,22 @@ in one line, before anything started; and the workers share the sockets, so the 
 spreads connections over them. Each worker runs uvicorn (httptools, uvloop) on those
 sockets, one app per listener, and follows the store on its own. The supervisor answers
 the admin listener (``/healthz``, ``/metrics``) and restarts a worker that dies.
+
+Each worker has a socket of its own for every TCP listener, all bound to the same address
+with ``SO_REUSEPORT``, so the kernel spreads connections evenly over the workers by their
+addresses. With one shared socket, the worker that wakes first accepts whatever is waiting,
+and under many short-lived guests one worker ends up with most connections while the
+other idles: the service's tail latency at half its peak rate came from that. A worker
+that is restarted gets the same sockets back (the supervisor keeps them), so no
+connection waiting in a queue is lost. A unix socket (a channel) is shared: the kernel
+cannot spread those, and one guest's channel is never busy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import multiprocessing
@@ -39,8 +49,10 @@ class ServeError(RuntimeError):
     """The service cannot start (a socket that cannot be bound, a store that cannot open)."""
 
 
-def bind(endpoint: Endpoint, interface: str = "") -> socket.socket:
-    """A listening socket, bound before any worker starts (one line on failure)."""
+def bind(endpoint: Endpoint, interface: str = "", spread: bool = False) -> socket.socket:
+    """A listening socket, bound before any worker starts (one line on failure).
+
+    ``spread``: one of several sockets on the same address (``SO_REUSEPORT``)."""
     try:
         if endpoint.path:
             with contextlib.suppress(FileNotFoundError):  # a stale socket goes, a file stays
@@ -53,6 +65,8 @@ def bind(endpoint: Endpoint, interface: str = "") -> socket.socket:
             family = socket.AF_INET6 if ":" in endpoint.host else socket.AF_INET
             sock = socket.socket(family, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if spread:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             if interface:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
             sock.bind((endpoint.host, endpoint.port))
@@ -64,11 +78,29 @@ def bind(endpoint: Endpoint, interface: str = "") -> socket.socket:
         raise ServeError(f"cannot listen on {where}: {exc.strerror or exc}") from None
 
 
+def _worker_sockets(settings: Settings) -> list[list[socket.socket]]:
+    spread = settings.workers > 1
+    first = [bind(li.endpoint, li.interface, spread) for li in settings.listeners]
+    sockets = [first]
+    for _ in range(1, settings.workers):
+        own = []
+        for listener, sock in zip(settings.listeners, first, strict=True):
+            if listener.endpoint.path:
+                own.append(sock)
+            else:  # the port the first socket got, should the setting have said 0
+                port = sock.getsockname()[1]
+                where = dataclasses.replace(listener.endpoint, port=port)
+                own.append(bind(where, listener.interface, spread))
+        sockets.append(own)
+    return sockets
+
+
 class Supervisor:
     def __init__(self, settings: Settings, db: str | None) -> None:
         self.settings = settings
         self.db = db
-        self.sockets = [bind(li.endpoint, li.interface) for li in settings.listeners]
+        # sockets[w][i]: worker w's socket for listener i (see the module's docstring).
+        self.sockets = _worker_sockets(settings)
         self.admin_socket = bind(settings.admin) if settings.admin else None
         self.metrics_dir = tempfile.mkdtemp(prefix="guestmeta-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = self.metrics_dir
@@ -84,7 +116,7 @@ class Supervisor:
         self.revisions[index] = NOT_READY
         process = self.context.Process(
             target=_worker,
-            args=(self.settings, self.db, self.sockets, self.secret, self.revisions, index),
+            args=(self.settings, self.db, self.sockets[index], self.secret, self.revisions, index),
             name=f"guestmeta-serve-{index}",
             daemon=True,
         )
@@ -124,7 +156,7 @@ class Supervisor:
             for process in self.workers:
                 if process is not None:
                     process.join(timeout=10)
-            for sock in self.sockets:
+            for sock in {sock for own in self.sockets for sock in own}:
                 sock.close()
             for listener in self.settings.listeners:
                 if listener.endpoint.path:
@@ -276,6 +308,7 @@ async def _serve(
         server = uvicorn.Server(config)
         server.lifespan = config.lifespan_class(config)
         await server.startup(sockets=[sock])
+        await server.on_tick(0)  # the date header, from the first answer on
         servers.append((server, sock))
     counter = 0
     while not stop.is_set():
