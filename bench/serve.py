@@ -12,14 +12,20 @@ servers, each asked far less than 100 times a second).
 nginx (Debian's) then serves the very bytes the service answered, as static files (one
 file per server and document, paths cycled by the same kind of Lua script) with the same
 number of workers and its access log off. Last, the service is paced at half its peak
-rate (wrk's Lua ``delay()`` per request: each connection waits a random 0-20 ms) to read
-its p99 under load that leaves headroom, and nginx at the same rate, which shows how much
-of that tail is the machine's (other processes, the scheduler) rather than the service's.
+rate to read its p99 under load that leaves headroom, and nginx at the same rate, which
+shows how much of that tail is the machine's (other processes, the scheduler) rather than
+the service's. A paced connection waits a random 0 to ``2 * pace`` ms (wrk's Lua
+``delay()``) after each answer, and the number of connections that gives the rate is
+found by short runs (see :func:`paced`). With the default pace (1 ms) that is about as
+many connections as the peak runs use, so only the rate differs. A longer pace needs
+many more connections for the same rate (``--pace-ms 10``: some 180), and on a
+two-core machine shared with wrk their bursts measure the scheduler more than either
+server: nginx's own p99 then passes 5 ms.
 Each wrk run is short; the whole run takes about two minutes. Other load on the machine
 skews every figure (the load average is printed): read them side by side.
 
     .venv/bin/python bench/serve.py [--servers N] [--workers N] [--duration S]
-        [--connections N] [--threads N] [--cycle N]
+        [--connections N] [--threads N] [--cycle N] [--pace-ms MS]
 """
 
 from __future__ import annotations
@@ -53,7 +59,6 @@ DOCUMENTS = ("meta_data.json", "network_data.json")
 SECRET = "bench-proxy-secret"
 TARGET_RATIO = 0.5  # of nginx's rate
 TARGET_P99_MS = 5.0  # at half our peak rate
-PACE_MS = 10  # a paced connection waits 0 to 2 * PACE_MS (PACE_MS on average) per request
 SAFE = re.compile(r"^[A-Za-z0-9./_:-]*$")
 
 
@@ -139,6 +144,7 @@ class Load:
     threads: int
     connections: int
     duration: int
+    pace_ms: int = 1  # a paced connection waits 0 to 2 * pace_ms (pace_ms on average)
 
 
 def wrk(tmp: Path, url: str, script: str, load: Load) -> dict[str, float]:
@@ -321,12 +327,22 @@ def nginx_requests(callers: Sequence[tuple[str, str]], name: str) -> list[Any]:
 
 
 def paced(tmp: Path, url: str, requests: list[Any], rate: float, load: Load) -> dict[str, Any]:
-    """p50/p99 with the load held near ``rate`` requests/s."""
-    # A connection's cycle is its wait plus the answer's time (about a millisecond).
-    connections = max(load.threads, round(rate * (PACE_MS + 1) / 1000))
-    steady = Load(load.threads, connections, load.duration)
-    result = wrk(tmp, url, lua_script(requests, PACE_MS), steady)
-    return {"target_rps": round(rate), **result}
+    """p50/p99 with the load held at ``rate`` requests/s (within 5% when it can be).
+
+    A paced connection sends a request, waits for its answer, then waits 0 to
+    ``2 * load.pace_ms`` ms: the rate is then set by how many connections there are, and the
+    answer's own time, which is not known beforehand, is part of each cycle. Short runs
+    find the number first; the measured run then uses it, and its own rate is reported
+    beside the target."""
+    script = lua_script(requests, load.pace_ms)
+    connections = max(load.threads, round(rate * (load.pace_ms + 0.5) / 1000))
+    for _ in range(4):
+        probe = wrk(tmp, url, script, Load(load.threads, connections, 2))
+        if abs(probe["rps"] - rate) <= 0.05 * rate:
+            break
+        connections = max(load.threads, round(connections * rate / probe["rps"]))
+    result = wrk(tmp, url, script, Load(load.threads, connections, load.duration))
+    return {"target_rps": round(rate), "connections": connections, **result}
 
 
 def measure_ours(
@@ -401,11 +417,14 @@ class Run:
         parser.add_argument("--connections", type=int, default=32)
         parser.add_argument("--threads", type=int, default=2, help="wrk threads")
         parser.add_argument("--cycle", type=int, default=2000, help="servers requests cycle over")
+        parser.add_argument(
+            "--pace-ms", type=int, default=1, help="mean wait after each paced answer"
+        )
         args = parser.parse_args()
         for tool in ("wrk", "nginx"):
             if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
                 sys.exit(f"{tool} is not installed (scripts/install.sh installs it)")
-        load = Load(args.threads, args.connections, args.duration)
+        load = Load(args.threads, args.connections, args.duration, args.pace_ms)
         return cls(args.servers, args.workers, args.cycle, load)
 
     def results(self) -> dict[str, Any]:
@@ -414,7 +433,12 @@ class Run:
         return {
             "servers": self.servers,
             "workers": self.workers,
-            "wrk": {"threads": load.threads, "connections": load.connections, "s": load.duration},
+            "wrk": {
+                "threads": load.threads,
+                "connections": load.connections,
+                "s": load.duration,
+                "pace_ms": load.pace_ms,
+            },
             "access_log": False,
             "load_average": round(os.getloadavg()[0], 2),
         }
