@@ -166,7 +166,7 @@ class ListenerApp:
         """The answer to a request without a body, or None when it needs the ASGI way."""
         started = time.perf_counter()
         wanted = [pair for pair in raw_headers if pair[0] in _WANTED]
-        answer = self.decide(method, route(path), wanted, client)
+        answer = self.decide(method, route(path), wanted, client, started)
         if isinstance(answer, Caller):
             return None
         body = 0 if method == "HEAD" else len(answer.reply.body)
@@ -181,7 +181,7 @@ class ListenerApp:
         head = method == "HEAD"
         wanted = [pair for pair in scope["headers"] if pair[0] in _WANTED]
         client = scope.get("client")
-        answer = self.decide(method, route(scope["path"]), wanted, client)
+        answer = self.decide(method, route(scope["path"]), wanted, client, started)
         if isinstance(answer, Caller):
             answer = await self._password(method, receive, _headers(wanted), answer)
         await _send(send, answer, head)
@@ -217,10 +217,15 @@ class ListenerApp:
             )
 
     def decide(
-        self, method: str, to: Route, wanted: Raw, client: tuple[str, int] | None
+        self,
+        method: str,
+        to: Route,
+        wanted: Raw,
+        client: tuple[str, int] | None,
+        now: float,
     ) -> Answer | Caller:
         """The answer, from memory alone; or, for a password, the caller whose password the
-        ASGI way reads or writes in the store."""
+        ASGI way reads or writes in the store. ``now``: ``time.perf_counter()``."""
         if to.kind == TRAVERSAL:
             return _NOT_FOUND
         if method not in to.allowed:
@@ -237,7 +242,7 @@ class ListenerApp:
             return _text(found.status, found.reason)
         caller: Caller = found
         server_id = caller.server_id
-        if not service.limit.allow(server_id):
+        if not service.limit.allow(server_id, now):
             return _text(429, "too many requests", (b"retry-after", b"1"))._replace(
                 server_id=server_id
             )

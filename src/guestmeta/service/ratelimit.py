@@ -19,7 +19,7 @@ class RateLimit:
     def allow(self, key: str, now: float | None = None) -> bool:
         if self.rate <= 0:
             return True
-        now = time.monotonic() if now is None else now
+        now = time.perf_counter() if now is None else now  # the clock requests are timed by
         tokens, last = self._buckets.get(key, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
         if tokens < 1.0:
