@@ -9,9 +9,12 @@ JSON line per request to a file would measure the disk, not the service. The per
 rate limit stays at its default (it never triggers: requests are spread over 2,000
 servers, each asked far less than 100 times a second).
 
-nginx (Debian's) then serves the very bytes the service answered, as static files (one
-file per server and document, paths cycled by the same kind of Lua script) with the same
-number of workers and its access log off. Last, the service is paced at half its peak
+nginx (Debian's) serves the very bytes the service answered, as static files (one file
+per server and document, paths cycled by the same kind of Lua script) with the same
+number of workers and its access log off. Both run at once and are measured in turns,
+three rounds of ours then nginx's, the median of each reported with every run's figure:
+these machines are shared, and a slower minute then falls on both rather than on
+whichever was measured in it. Last, the service is paced at half its peak
 rate to read its p99 under load that leaves headroom, and nginx at the same rate, which
 shows how much of that tail is the machine's (other processes, the scheduler) rather than
 the service's. A paced connection waits a random 0 to ``2 * pace`` ms (wrk's Lua
@@ -21,7 +24,7 @@ many connections as the peak runs use, so only the rate differs. A longer pace n
 many more connections for the same rate (``--pace-ms 10``: some 180), and on a
 two-core machine shared with wrk their bursts measure the scheduler more than either
 server: nginx's own p99 then passes 5 ms.
-Each wrk run is short; the whole run takes about four minutes. Other load on the machine
+Each wrk run is short; the whole run takes about five minutes. Other load on the machine
 skews every figure (the load average is printed): read them side by side.
 
     .venv/bin/python bench/serve.py [--servers N] [--workers N] [--duration S]
@@ -60,6 +63,7 @@ SECRET = "bench-proxy-secret"
 TARGET_RATIO = 0.5  # of nginx's rate
 TARGET_P99_MS = 5.0  # at half our peak rate
 PACED_RUNS = 3
+PEAK_RUNS = 3
 SAFE = re.compile(r"^[A-Za-z0-9./_:-]*$")
 
 
@@ -358,19 +362,47 @@ def _p99(run: dict[str, float]) -> float:
     return run["p99_ms"]
 
 
-def measure_ours(
-    tmp: Path, port: int, callers: Sequence[tuple[str, str]], load: Load
-) -> dict[str, dict[str, Any]]:
-    """Peak rate and p99 per document, then p99 paced at half that peak."""
-    url = f"http://127.0.0.1:{port}"
-    out: dict[str, dict[str, Any]] = {}
-    wrk(tmp, url, lua_script(service_requests(callers, DOCUMENTS[0])), Load(1, 8, 1))
+def measure_side_by_side(
+    tmp: Path, ours: int, theirs: int, callers: Sequence[tuple[str, str]], load: Load
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Both servers up at once, measured in turns: peak rate and p99 per document, the
+    median of ``PEAK_RUNS`` runs each, ours then nginx's in every round, so that a slower
+    minute of the machine (these are shared hosts) falls on both; then each paced at half
+    our peak. Returns (ours, nginx's)."""
+    urls = {"ours": f"http://127.0.0.1:{ours}", "nginx": f"http://127.0.0.1:{theirs}"}
+    scripts = {
+        name: {
+            "ours": lua_script(service_requests(callers, name)),
+            "nginx": lua_script(nginx_requests(callers, name)),
+        }
+        for name in DOCUMENTS
+    }
+    for side in urls:  # warm both up
+        wrk(tmp, urls[side], scripts[DOCUMENTS[0]][side], Load(1, 8, 1))
+    out: dict[str, dict[str, dict[str, Any]]] = {"ours": {}, "nginx": {}}
     for name in DOCUMENTS:
-        out[name] = wrk(tmp, url, lua_script(service_requests(callers, name)), load)
+        runs: dict[str, list[dict[str, float]]] = {"ours": [], "nginx": []}
+        for _ in range(PEAK_RUNS):
+            for side in urls:
+                runs[side].append(wrk(tmp, urls[side], scripts[name][side], load))
+        for side, measured in runs.items():
+            measured.sort(key=_rps)
+            out[side][name] = {
+                **measured[len(measured) // 2],
+                "rps_runs": [run["rps"] for run in measured],
+            }
     for name in DOCUMENTS:
-        requests = service_requests(callers, name)
-        out[name]["half_peak"] = paced(tmp, url, requests, out[name]["rps"] / 2, load)
-    return out
+        rate = out["ours"][name]["rps"] / 2
+        for side, requests in (
+            ("ours", service_requests(callers, name)),
+            ("nginx", nginx_requests(callers, name)),
+        ):
+            out[side][name]["half_peak"] = paced(tmp, urls[side], requests, rate, load)
+    return out["ours"], out["nginx"]
+
+
+def _rps(run: dict[str, float]) -> float:
+    return run["rps"]
 
 
 def measure_nginx(
@@ -402,7 +434,7 @@ def report(ours: dict[str, dict[str, Any]], theirs: dict[str, dict[str, Any]]) -
         ratios[name] = round(o["rps"] / n["rps"], 3)
         print(
             f"{name:20}{o['rps']:>16}{o['p99_ms']:>9}{n['rps']:>13}{n['p99_ms']:>9}"
-            f"{ratios[name]:>8}"
+            f"{ratios[name]:>8}  {o.get('rps_runs', '')} {n.get('rps_runs', '')}"
         )
     print(f"{'target':20}{'':>16}{'':>9}{'':>13}{'':>9}{'>= ' + str(TARGET_RATIO):>8}")
     print(
@@ -488,9 +520,9 @@ def main() -> None:
         with guestmeta_serve(tmp, db, run.workers) as port:
             results["ready_s"] = round(time.perf_counter() - started, 1)
             fetch_documents(port, callers, root)
-            results["guestmeta"] = measure_ours(tmp, port, callers, load)
-        with nginx(tmp, root, run.workers) as port:
-            results["nginx"] = measure_nginx(tmp, port, callers, load, results["guestmeta"])
+            with nginx(tmp, root, run.workers) as static:
+                ours, theirs = measure_side_by_side(tmp, port, static, callers, load)
+        results["guestmeta"], results["nginx"] = ours, theirs
     print(run.describe(len(callers), results))
     results.update(report(results["guestmeta"], results["nginx"]))
     results["target"] = {"ratio": TARGET_RATIO, "p99_ms_at_half_peak": TARGET_P99_MS}
