@@ -148,6 +148,7 @@ class ListenerApp:
         self.listener = listener
         self.name = str(listener.endpoint)
         self._log = service.settings.access_log
+        self._metrics = service.metrics
         # Callers this listener resolved at one snapshot, by the headers (and source
         # address) that identified them: a guest asks for many paths in a row, and the
         # same answer to "who is this" is the costliest part of a request from memory.
@@ -199,7 +200,7 @@ class ListenerApp:
         started: float,
     ) -> None:
         elapsed = time.perf_counter() - started
-        self.service.metrics.request(status, elapsed)
+        self._metrics.request(status, elapsed)
         if self._log:
             access.info(
                 json.dumps(

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -135,15 +135,20 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             reply.render_into(out)
         self.transport.write(b"".join(out))
         self.cycle = ANSWERED  # type: ignore[assignment]
-        if keep_alive:
-            self.on_response_complete()
-        else:
-            self.server_state.total_requests += 1
+        self.server_state.total_requests += 1
+        if not keep_alive:
             self.transport.close()
+        else:  # what on_response_complete does, less what only an ASGI cycle needs
+            self._done_at = self.loop.time()
+            if self.timeout_keep_alive_task is None:
+                self.timeout_keep_alive_task = self.loop.call_later(
+                    self.timeout_keep_alive, self.timeout_keep_alive_handler
+                )
         return True
 
     def on_message_complete(self) -> None:
-        super().on_message_complete()
+        if cast(object, self.cycle) is not ANSWERED:  # an answered request: nothing to wake
+            super().on_message_complete()
         self._head_open = True
         self._head_size = 0
 
