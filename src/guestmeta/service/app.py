@@ -237,7 +237,11 @@ class ListenerApp:
         snapshot = service.follower.current
         if snapshot is None:
             return _NOT_READY
-        found = self._identify(snapshot, wanted, client)
+        found: Caller | Refusal | None = None
+        if snapshot is self._callers_at:  # the same caller asking again, as guests do
+            found = self._callers.get(self._key(wanted, client))
+        if found is None:
+            found = self._identify(snapshot, wanted, client)
         if isinstance(found, Refusal):
             service.metrics.identity_failure(found.status)
             return _text(found.status, found.reason)
@@ -263,6 +267,17 @@ class ListenerApp:
             return _NOT_FOUND._replace(server_id=server_id)
         return Answer(200, reply, server_id)
 
+    def _key(self, wanted: Raw, client: tuple[str, int] | None) -> Any:
+        """What identifies a caller on this listener: the proxy's headers, the source
+        address (and what a trusted proxy forwarded), or nothing for a channel."""
+        mode = self.listener.mode
+        if mode == PROXY:
+            return tuple([pair for pair in wanted if pair[0] in _PROXY_NAMES])
+        if mode == CHANNEL:
+            return ()
+        peer = client[0] if client else None
+        return (peer, tuple([value for name, value in wanted if name == _FORWARDED]))
+
     def _identify(
         self, snapshot: Snapshot, wanted: Raw, client: tuple[str, int] | None
     ) -> Caller | Refusal:
@@ -270,23 +285,12 @@ class ListenerApp:
         if snapshot is not self._callers_at:
             self._callers = {}
             self._callers_at = snapshot
-        mode = self.listener.mode
         peer = client[0] if client else None
-        key: Any
-        if mode == PROXY:
-            key = tuple([pair for pair in wanted if pair[0] in _PROXY_NAMES])
-        elif mode == CHANNEL:
-            key = ()
-        else:
-            key = (peer, tuple([value for name, value in wanted if name == _FORWARDED]))
-        caller = self._callers.get(key)
-        if caller is not None:
-            return caller
         found = identify(self.listener, peer, _headers(wanted), snapshot, self.service.settings)
         if isinstance(found, Caller):
             if len(self._callers) >= CALLERS_MAX:
                 self._callers.clear()
-            self._callers[key] = found
+            self._callers[self._key(wanted, client)] = found
         return found
 
     def _token(self, headers: Headers, caller: Caller) -> Answer:
