@@ -10,12 +10,12 @@ rate limit stays at its default (it never triggers: requests are spread over 2,0
 servers, each asked far less than 100 times a second).
 
 nginx (Debian's) serves the very bytes the service answered, as static files (one file
-per server and document, paths cycled by the same kind of Lua script) with the same
-number of workers and its access log off. Both run at once and are measured in turns,
-three rounds of ours then nginx's, the median of each reported with every run's figure:
-these machines are shared, and a slower minute then falls on both rather than on
-whichever was measured in it. Last, the service is paced at half its peak
-rate to read its p99 under load that leaves headroom, and nginx at the same rate, which
+per server and document, asked with the very same headers by the same kind of Lua
+script) with the same number of workers and its access log off. Both run at once and
+are measured in turns, three rounds of ours then nginx's, the median of each reported
+with every run's figure: these machines are shared, and a slower minute then falls on
+both rather than on whichever was measured in it. Last, the service is paced at half its
+peak rate to read its p99 under load that leaves headroom, and nginx at the same rate, which
 shows how much of that tail is the machine's (other processes, the scheduler) rather than
 the service's. A paced connection waits a random 0 to ``2 * pace`` ms (wrk's Lua
 ``delay()``) after each answer, and the number of connections that gives the rate is
@@ -328,7 +328,8 @@ def service_requests(callers: Sequence[tuple[str, str]], name: str) -> list[Any]
 
 
 def nginx_requests(callers: Sequence[tuple[str, str]], name: str) -> list[Any]:
-    return [(f"/{s}/{name}", {}) for s, _t in callers]
+    """The same requests, headers and all (nginx reads and ignores them), for the file."""
+    return [(f"/{s}/{name}", proxy_headers(s, t)) for s, t in callers]
 
 
 def paced(tmp: Path, url: str, requests: list[Any], rate: float, load: Load) -> dict[str, Any]:
