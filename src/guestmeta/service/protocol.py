@@ -59,7 +59,10 @@ ANSWERED = _Answered()
 _CLOSE = b"connection: close\r\n"
 
 
-class BoundedHttpToolsProtocol(HttpToolsProtocol):
+class MetadataHttpProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol with a bounded head, a one-hop TTL for tokens, and the
+    direct way out for what the app answers from memory (see the module's docstring)."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._answer_now: Callable[..., Any] | None = getattr(self.app, "answer_now", None)

@@ -283,7 +283,7 @@ async def _serve(
     on this loop go out once a second."""
     import uvicorn
 
-    from guestmeta.service.protocol import BoundedHttpToolsProtocol
+    from guestmeta.service.protocol import MetadataHttpProtocol
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -293,7 +293,7 @@ async def _serve(
         config = uvicorn.Config(
             app,
             lifespan="off",
-            http=BoundedHttpToolsProtocol,
+            http=MetadataHttpProtocol,
             access_log=False,
             log_level="warning",
             server_header=False,
