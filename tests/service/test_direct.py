@@ -379,6 +379,21 @@ def test_keep_alive_lasts_while_used_and_ends_after_the_timeout(served: Running)
     assert last_done - started >= 7
 
 
+def test_a_connection_without_a_whole_request_head_is_closed_as_idle(served: Running) -> None:
+    """A connection that sends nothing, and one that sends half a head and stops, are
+    closed about the keep-alive timeout after they connect (uvicorn alone leaves both open
+    for ever, so a guest could hold any number of sockets), without an answer."""
+    port = served.service.port
+    started = time.monotonic()
+    with Wire(port, timeout=KEEP_ALIVE + 5) as silent, Wire(port, timeout=KEEP_ALIVE + 5) as half:
+        half.send(b"GET /latest/meta-data/hostname HTTP/1.1\r\nHost: 169.254.169.254\r\n")
+        silent_after = silent.closed_within(KEEP_ALIVE + 5)
+        half.closed_within(KEEP_ALIVE + 5)
+        half_after = time.monotonic() - started
+    assert KEEP_ALIVE - 1 <= silent_after <= KEEP_ALIVE + 1, silent_after
+    assert KEEP_ALIVE - 1 <= half_after <= KEEP_ALIVE + 1.5, half_after
+
+
 CLOSING = {
     "1.0": ("1.0", {}),
     "1.0 keep-alive": ("1.0", {"Connection": "keep-alive"}),  # uvicorn closes these too

@@ -24,6 +24,7 @@ same state as one whose ASGI cycle completed.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Callable
 from typing import Any, cast
@@ -159,6 +160,17 @@ class MetadataHttpProtocol(HttpToolsProtocol):
     # request arrives: two timer operations per request, more than a quarter of the
     # cost of answering from memory. Here one timer per idle period checks when it
     # fires how long the connection has really been idle, and waits again if less.
+    # Idle means no answer is being made: a connection must bring a whole request head
+    # within the timeout of connecting or of its last answer. uvicorn never closes a
+    # connection that sends nothing, or half a head, so a guest could hold sockets open
+    # for ever; here it is closed like any idle one.
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._done_at = self.loop.time()
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
+
     def on_response_complete(self) -> None:
         self.server_state.total_requests += 1
         if self.transport.is_closing():
@@ -180,7 +192,7 @@ class MetadataHttpProtocol(HttpToolsProtocol):
         self.timeout_keep_alive_task = None
         if self.transport.is_closing():
             return
-        busy = self._head_size > 0 or (self.cycle is not None and not self.cycle.response_complete)
+        busy = self.cycle is not None and not self.cycle.response_complete
         left = self.timeout_keep_alive - (self.loop.time() - self._done_at)
         if busy or left > 0:
             self.timeout_keep_alive_task = self.loop.call_later(
