@@ -33,7 +33,7 @@ from guestmeta.service.files import Reply
 from guestmeta.service.identity import Caller, Refusal, identify
 from guestmeta.service.metrics import Metrics
 from guestmeta.service.ratelimit import RateLimit
-from guestmeta.service.settings import CHANNEL, PROXY, Listener, Settings
+from guestmeta.service.settings import Listener, Settings
 from guestmeta.service.snapshot import Follower, Snapshot
 from guestmeta.store import Store
 
@@ -60,8 +60,6 @@ _WANTED = {
         "content-length",
     )
 }
-_PROXY_NAMES = frozenset({b"x-instance-id", b"x-instance-id-signature", b"x-tenant-id"})
-_FORWARDED = b"x-forwarded-for"
 _TOKEN = tokens.TOKEN_HEADER.encode()
 CALLERS_MAX = 100_000  # resolved callers kept per listener and snapshot
 PASSWORD_MAX = 1020  # Nova keeps four chunks of 255 characters
@@ -149,11 +147,13 @@ class ListenerApp:
         self.name = str(listener.endpoint)
         self._log = service.settings.access_log
         self._metrics = service.metrics
-        # Callers this listener resolved at one snapshot, by the headers (and source
-        # address) that identified them: a guest asks for many paths in a row, and the
-        # same answer to "who is this" is the costliest part of a request from memory.
-        # Only successes are kept, so made-up headers never grow it; a new snapshot
-        # (servers may have gone, tenants changed) starts it afresh.
+        # Callers this listener resolved at one snapshot, by source address and the
+        # headers identity reads (a superset of what each mode needs: proxy headers,
+        # X-Forwarded-For; a token rides along, and a guest reuses its token): a guest
+        # asks for many paths in a row, and the same answer to "who is this" is the
+        # costliest part of a request from memory. Only successes are kept, so made-up
+        # headers never grow it; a new snapshot (servers may have gone, tenants changed)
+        # starts it afresh.
         self._callers: dict[Any, Caller] = {}
         self._callers_at: Snapshot | None = None
 
@@ -239,7 +239,7 @@ class ListenerApp:
             return _NOT_READY
         found: Caller | Refusal | None = None
         if snapshot is self._callers_at:  # the same caller asking again, as guests do
-            found = self._callers.get(self._key(wanted, client))
+            found = self._callers.get((client[0] if client else None, tuple(wanted)))
         if found is None:
             found = self._identify(snapshot, wanted, client)
         if isinstance(found, Refusal):
@@ -267,17 +267,6 @@ class ListenerApp:
             return _NOT_FOUND._replace(server_id=server_id)
         return Answer(200, reply, server_id)
 
-    def _key(self, wanted: Raw, client: tuple[str, int] | None) -> Any:
-        """What identifies a caller on this listener: the proxy's headers, the source
-        address (and what a trusted proxy forwarded), or nothing for a channel."""
-        mode = self.listener.mode
-        if mode == PROXY:
-            return tuple([pair for pair in wanted if pair[0] in _PROXY_NAMES])
-        if mode == CHANNEL:
-            return ()
-        peer = client[0] if client else None
-        return (peer, tuple([value for name, value in wanted if name == _FORWARDED]))
-
     def _identify(
         self, snapshot: Snapshot, wanted: Raw, client: tuple[str, int] | None
     ) -> Caller | Refusal:
@@ -290,7 +279,7 @@ class ListenerApp:
         if isinstance(found, Caller):
             if len(self._callers) >= CALLERS_MAX:
                 self._callers.clear()
-            self._callers[self._key(wanted, client)] = found
+            self._callers[(peer, tuple(wanted))] = found
         return found
 
     def _token(self, headers: Headers, caller: Caller) -> Answer:

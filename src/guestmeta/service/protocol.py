@@ -29,6 +29,7 @@ import socket
 from collections.abc import Callable
 from typing import Any, cast
 
+import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 MAX_HEAD = 16 * 1024  # request line and headers together
@@ -98,7 +99,17 @@ class MetadataHttpProtocol(HttpToolsProtocol):
                 self.transport.write(_REFUSAL)
                 self.transport.close()
                 return
-        super().data_received(data)
+        # uvicorn's own, without its keep-alive reset (see below): one call less per request.
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.logger.warning("Invalid HTTP request received.")
+            self.send_400_response("Invalid HTTP request received.")
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
 
     def on_headers_complete(self) -> None:
         self._head_open = False
