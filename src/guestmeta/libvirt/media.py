@@ -77,12 +77,16 @@ def disk_xml(path: str, target: str, bus: str) -> str:
 
 
 def _update(dom: Any, xml: str, flag: int) -> None:
-    """One media change; a live one is tried again once after a pause, because QEMU
-    refuses while the tray is still moving (seen right after a domain starts)."""
+    """One media change. A live one is forced: the guest's firmware or OS may have locked
+    the tray (QEMU then answers "Tray of device ... is not open"), and the drive is the
+    host's, never worth keeping stale. It is tried again once after a pause, because QEMU
+    also refuses while the tray is still moving (seen right after a domain starts)."""
+    if flag == LIVE:
+        flag |= libvirt.VIR_DOMAIN_DEVICE_MODIFY_FORCE
     try:
         dom.updateDeviceFlags(xml, flag)
     except libvirt.libvirtError:
-        if flag != LIVE:
+        if not flag & LIVE:
             raise
         time.sleep(TRAY_PAUSE)
         dom.updateDeviceFlags(xml, flag)
