@@ -237,11 +237,13 @@ class ListenerApp:
         snapshot = service.follower.current
         if snapshot is None:
             return _NOT_READY
+        peer = client[0] if client else None
+        key = (peer, tuple(wanted))
         found: Caller | Refusal | None = None
         if snapshot is self._callers_at:  # the same caller asking again, as guests do
-            found = self._callers.get((client[0] if client else None, tuple(wanted)))
+            found = self._callers.get(key)
         if found is None:
-            found = self._identify(snapshot, wanted, client)
+            found = self._identify(snapshot, wanted, peer, key)
         if isinstance(found, Refusal):
             service.metrics.identity_failure(found.status)
             return _text(found.status, found.reason)
@@ -268,18 +270,18 @@ class ListenerApp:
         return Answer(200, reply, server_id)
 
     def _identify(
-        self, snapshot: Snapshot, wanted: Raw, client: tuple[str, int] | None
+        self, snapshot: Snapshot, wanted: Raw, peer: str | None, key: Any
     ) -> Caller | Refusal:
-        """:func:`~guestmeta.service.identity.identify`, remembered for this snapshot."""
+        """:func:`~guestmeta.service.identity.identify`, remembered under ``key`` for this
+        snapshot."""
         if snapshot is not self._callers_at:
             self._callers = {}
             self._callers_at = snapshot
-        peer = client[0] if client else None
         found = identify(self.listener, peer, _headers(wanted), snapshot, self.service.settings)
         if isinstance(found, Caller):
             if len(self._callers) >= CALLERS_MAX:
                 self._callers.clear()
-            self._callers[(peer, tuple(wanted))] = found
+            self._callers[key] = found
         return found
 
     def _token(self, headers: Headers, caller: Caller) -> Answer:

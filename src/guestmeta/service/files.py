@@ -39,29 +39,26 @@ class Reply:
 
     @classmethod
     def of(cls, document: Document) -> Reply:
-        body = document.body
-        headers = (
-            (b"content-type", document.content_type.encode()),
-            (b"content-length", str(len(body)).encode()),
-        )
         seed_at = -1 if document.seed_at is None else document.seed_at
-        return cls(body, document.content_type, headers, seed_at, _lines(headers))
+        return cls.plain(document.body, document.content_type, seed_at)
 
     @classmethod
-    def plain(cls, body: bytes, content_type: str) -> Reply:
-        """An answer made on the spot (a token, a password), with no seed in it."""
+    def plain(cls, body: bytes, content_type: str, seed_at: int = -1) -> Reply:
+        """An answer with its headers ready; one made on the spot (a token, a password)
+        has no seed in it."""
         headers = (
             (b"content-type", content_type.encode()),
             (b"content-length", str(len(body)).encode()),
         )
-        return cls(body, content_type, headers, -1, _lines(headers))
+        return cls(body, content_type, headers, seed_at, _lines(headers))
 
     def render(self) -> bytes:
         """The body to send now: with a fresh random seed where the document has one."""
         if self.seed_at < 0:
             return self.body
-        end = self.seed_at + _SEED_CHARS
-        return b"".join((self.body[: self.seed_at], _SEEDS.take(), self.body[end:]))
+        out: list[bytes | memoryview] = []
+        self.render_into(out)
+        return b"".join(out)
 
     def render_into(self, out: list[bytes | memoryview]) -> None:
         """:meth:`render`, as pieces added to ``out`` (joined once with the head)."""

@@ -154,11 +154,7 @@ class MetadataHttpProtocol(HttpToolsProtocol):
         if not keep_alive:
             self.transport.close()
         else:  # what on_response_complete does, less what only an ASGI cycle needs
-            self._done_at = self.loop.time()
-            if self.timeout_keep_alive_task is None:
-                self.timeout_keep_alive_task = self.loop.call_later(
-                    self.timeout_keep_alive, self.timeout_keep_alive_handler
-                )
+            self._idle_from_now()
         return True
 
     def on_message_complete(self) -> None:
@@ -177,21 +173,24 @@ class MetadataHttpProtocol(HttpToolsProtocol):
     # for ever; here it is closed like any idle one.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._done_at = self.loop.time()
-        self.timeout_keep_alive_task = self.loop.call_later(
-            self.timeout_keep_alive, self.timeout_keep_alive_handler
-        )
+        self._idle_from_now()
 
     def on_response_complete(self) -> None:
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
         self.flow.resume_reading()
-        self._done_at = self.loop.time()
         if self.pipeline:
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
-        elif self.timeout_keep_alive_task is None:
+        else:
+            self._idle_from_now()
+
+    def _idle_from_now(self) -> None:
+        """The connection has no answer in the making from now on: the timer (armed once
+        per idle period) counts from here."""
+        self._done_at = self.loop.time()
+        if self.timeout_keep_alive_task is None:
             self.timeout_keep_alive_task = self.loop.call_later(
                 self.timeout_keep_alive, self.timeout_keep_alive_handler
             )
