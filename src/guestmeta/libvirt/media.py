@@ -27,6 +27,7 @@ from guestmeta.libvirt.domain import CONFIG, LIVE, affected
 
 ALIAS = "ua-guestmeta-drive"
 TRAY_PAUSE = 0.5  # seconds before a refused live media change is tried again
+TRAY_TRIES = 6  # a live media change is tried this many times (a firmware booting holds it)
 
 
 @dataclass(frozen=True)
@@ -78,18 +79,21 @@ def disk_xml(path: str, target: str, bus: str) -> str:
 
 def _update(dom: Any, xml: str, flag: int) -> None:
     """One media change. A live one is forced: the guest's firmware or OS may have locked
-    the tray (QEMU then answers "Tray of device ... is not open"), and the drive is the
-    host's, never worth keeping stale. It is tried again once after a pause, because QEMU
-    also refuses while the tray is still moving (seen right after a domain starts)."""
+    the tray, and the drive is the host's, never worth keeping stale. QEMU still refuses
+    while the tray is moving or held ("Tray of device ... is not open"), as it is for a
+    few seconds after a domain starts while its firmware probes the drive, so a live change
+    is tried ``TRAY_TRIES`` times, ``TRAY_PAUSE`` apart."""
     if flag == LIVE:
         flag |= libvirt.VIR_DOMAIN_DEVICE_MODIFY_FORCE
-    try:
-        dom.updateDeviceFlags(xml, flag)
-    except libvirt.libvirtError:
-        if not flag & LIVE:
-            raise
-        time.sleep(TRAY_PAUSE)
-        dom.updateDeviceFlags(xml, flag)
+    tries = TRAY_TRIES if flag & LIVE else 1
+    for attempt in range(1, tries + 1):
+        try:
+            dom.updateDeviceFlags(xml, flag)
+            return
+        except libvirt.libvirtError:
+            if attempt == tries:
+                raise
+            time.sleep(TRAY_PAUSE)
 
 
 def put(dom: Any, path: str) -> list[str]:
