@@ -147,3 +147,36 @@ def test_drives_follow_the_store(domains: tuple[Any, Any], store: Store, tmp_pat
         stop.set()
         thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def test_a_failed_drive_is_tried_again_soon(
+    domains: tuple[Any, Any], store: Store, tmp_path: Path
+) -> None:
+    """A drive that cannot be kept is owed, and tried again after the short backoff: not
+    at the next periodic pass (an hour here), and with no store change to prompt it.
+
+    The failure here is the drive directory missing; in CI it was QEMU refusing a media
+    change while a just-started guest's firmware held the tray. Both take the same path.
+    """
+    run, _ = domains
+    directory = tmp_path / "later"
+    agent = Agent(
+        store, uri=URI, host=HOST, interval=3600, backoff_max=1.0, drives=DriveKeeper(directory)
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: RUN in agent.drives_owed)
+        assert media.current(run, libvirt.VIR_DOMAIN_AFFECT_CONFIG) is None
+        passes = agent.passes
+        directory.mkdir()
+        saved = wait_for(lambda: media.current(run, libvirt.VIR_DOMAIN_AFFECT_CONFIG))
+        assert Path(saved.source).parent == directory
+        assert meta(saved.source)["uuid"] == SERVER_RUN
+        wait_for(lambda: not agent.drives_owed)
+        assert agent.passes == passes  # no full pass brought it
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()

@@ -115,6 +115,10 @@ class Agent:
         self.passes = 0  # full passes done (a pass after connecting follows the NIC checks)
         self.buses: dict[str, tuple[str, str]] = {}  # MAC -> (bus, address) seen in XML
         self.reported: dict[str, dict[str, tuple[str, str]]] = {}  # server -> sent to store
+        # Drives that could not be kept: tried again after a growing pause (see _retry_drives).
+        self.drives_owed: set[str] = set()
+        self._drive_pause = BACKOFF_START
+        self._drive_due = 0.0
         self.session = Session(
             uri, register=self._register, on_lost=self._wake, backoff_max=backoff_max
         )
@@ -413,12 +417,32 @@ class Agent:
 
     # -- config drives ----------------------------------------------------------------
 
-    def _keep_drives(self, *, check: bool = False) -> None:
-        """Rebuild the drives whose files changed and put them on their domains."""
-        if self.drives is not None:
-            self.drives.keep_all(
-                self.topology, self.by_domain, sorted(self.by_domain), self._lookup, check=check
-            )
+    def _keep_drives(self, *, check: bool = False, names: Iterable[str] | None = None) -> None:
+        """Rebuild the drives whose files changed and put them on their domains.
+
+        A drive that fails is owed: :meth:`_retry_drives` tries it again after a pause
+        that grows to ``backoff_max``, not at the next periodic pass.
+        """
+        if self.drives is None:
+            return
+        wanted = sorted(self.by_domain) if names is None else sorted(names)
+        failed = self.drives.keep_all(
+            self.topology, self.by_domain, wanted, self._lookup, check=check
+        )
+        self.drives_owed.difference_update(wanted)
+        self.drives_owed.update(failed)
+        if not failed:
+            self._drive_pause = BACKOFF_START
+            return
+        self._drive_due = time.monotonic() + self._drive_pause
+        log.warning(
+            "config drive of %s: trying again in %.1f s", ", ".join(failed), self._drive_pause
+        )
+        self._drive_pause = min(self._drive_pause * 2, self.backoff_max)
+
+    def _retry_drives(self) -> None:
+        if self.drives_owed and time.monotonic() >= self._drive_due:
+            self._keep_drives(names=[n for n in self.drives_owed if n in self.by_domain])
 
     # -- running ---------------------------------------------------------------------
 
@@ -464,6 +488,8 @@ class Agent:
                 self._check_nics(names)
         if work.full is not None or reloaded:
             self._keep_drives(check=work.full is not None)
+        else:
+            self._retry_drives()
         if work.full is not None:
             report = self._full_pass(work.full)
             if report.failed:

@@ -93,10 +93,16 @@ class DriveKeeper:
         lookup: Any,
         *,
         check: bool = False,
-    ) -> None:
-        """:meth:`keep` for each of ``names`` that is a server of this host; errors logged."""
+    ) -> list[str]:
+        """:meth:`keep` for each of ``names`` that is a server of this host; errors logged.
+
+        Returns the names whose drive could not be kept, for the caller to try again soon:
+        QEMU refuses a media change for seconds after a start while the firmware holds the
+        tray, and waiting for the next periodic pass would leave a stale drive for minutes.
+        """
         import libvirt
 
+        failed: list[str] = []
         for name in names:
             server_id = by_domain.get(name)
             if server_id is None:
@@ -109,6 +115,8 @@ class DriveKeeper:
             except (DriveError, OSError, libvirt.libvirtError) as exc:
                 log.error("%s: cannot keep its config drive: %s", name, exc)
                 self.kept.pop(name, None)
+                failed.append(name)
                 continue
             if changes:
                 log.info("%s: config drive: %s", name, ", ".join(changes))
+        return failed

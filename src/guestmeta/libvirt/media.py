@@ -27,7 +27,7 @@ from guestmeta.libvirt.domain import CONFIG, LIVE, affected
 
 ALIAS = "ua-guestmeta-drive"
 TRAY_PAUSE = 0.5  # seconds before a refused live media change is tried again
-TRAY_TRIES = 6  # a live media change is tried this many times (a firmware booting holds it)
+TRAY_TRIES = 2  # a live media change is tried this many times here; the agent tries again later
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,8 @@ def _update(dom: Any, xml: str, flag: int) -> None:
     the tray, and the drive is the host's, never worth keeping stale. QEMU still refuses
     while the tray is moving or held ("Tray of device ... is not open"), as it is for a
     few seconds after a domain starts while its firmware probes the drive, so a live change
-    is tried ``TRAY_TRIES`` times, ``TRAY_PAUSE`` apart."""
+    is tried ``TRAY_TRIES`` times, ``TRAY_PAUSE`` apart, and the agent owes a drive that
+    still failed and tries it again after a growing pause."""
     if flag == LIVE:
         flag |= libvirt.VIR_DOMAIN_DEVICE_MODIFY_FORCE
     tries = TRAY_TRIES if flag & LIVE else 1
