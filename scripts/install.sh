@@ -15,10 +15,13 @@ lock=${GUESTMETA_LOCK:-requirements.lock}
 # the systemd units (nothing starts systemd); mtools writes vfat
 # config drives, and genisoimage, xorriso and dosfstools read drives back in the tests;
 # cloud-image-utils is cloud-localds, whose seeds `configdrive inspect` must read;
-# wrk and nginx are the load generator and the static-file baseline of bench/serve.py.
+# wrk and nginx are the load generator and the static-file baseline of bench/serve.py;
+# mmdebstrap, qemu-utils (qemu-img) and kmod (depmod) build the demo guest image
+# (guestmeta.demo.image) and its per-guest disks.
 apt_packages=(postgresql libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
     pkg-config qemu-system-x86 cloud-init iproute2 iptables systemd
-    genisoimage xorriso mtools dosfstools cloud-image-utils wrk nginx-light)
+    genisoimage xorriso mtools dosfstools cloud-image-utils wrk nginx-light
+    mmdebstrap qemu-utils kmod)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -25,6 +25,18 @@ ALLOWED = {
     "host": {"model", "store", "apply", "documents", "domainxml", "drives", "libvirt"},
     "inventory": {"model", "domainxml", "libvirt"},
     "service": {"model", "store", "documents"},
+    "demo": {
+        "model",
+        "store",
+        "apply",
+        "documents",
+        "domainxml",
+        "drives",
+        "libvirt",
+        "host",
+        "inventory",
+        "service",
+    },
     "cli": {
         "model",
         "store",
@@ -36,6 +48,7 @@ ALLOWED = {
         "host",
         "inventory",
         "service",
+        "demo",
     },
 }
 

@@ -5,20 +5,22 @@ releases the device (ACPI PCI hot-plug); with no guest OS the request stays pend
 ever. Debian's stock kernel reaches userspace in about ten seconds under TCG, and a
 busybox shell as init keeps it there. Both come from Debian's packages through
 ``apt-get download`` (no install into this machine) and are unpacked and packed once
-into a cache directory, keyed by the kernel package's version.
+into a cache directory, keyed by the kernel package's version. The apt and cpio helpers
+are the demo guest image's (:mod:`guestmeta.demo.image`), which boots the same kernel.
 """
 
 from __future__ import annotations
 
 import fcntl
 import gzip
-import io
 import os
 import shutil
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from guestmeta.demo.image import _cpio_newc, _download, _kernel_package, _kernel_version
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "guestmeta-tests"
 READY = "GUESTMETA-GUEST-READY"
@@ -32,61 +34,10 @@ while true; do /bin/busybox sleep 3600; done
 """
 
 
-def _apt_lists() -> None:
-    """A machine whose packages were all installed already may have no package lists."""
-    probe = subprocess.run(
-        ["apt-cache", "show", "linux-image-amd64"], capture_output=True, text=True
-    )
-    if probe.returncode != 0 or not probe.stdout.strip():
-        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
-
-
-def _kernel_package() -> str:
-    """The versioned package the ``linux-image-amd64`` metapackage points at."""
-    _apt_lists()
-    out = subprocess.run(
-        ["apt-cache", "depends", "linux-image-amd64"], capture_output=True, text=True, check=True
-    ).stdout
-    for line in out.splitlines():
-        line = line.strip()
-        if line.startswith("Depends: linux-image-"):
-            return line.split(": ", 1)[1]
-    raise RuntimeError("apt-cache names no kernel package behind linux-image-amd64")
-
-
-def _download(package: str, into: Path) -> Path:
-    subprocess.run(["apt-get", "download", package], cwd=into, check=True, capture_output=True)
-    found = sorted(into.glob(f"{package}_*.deb"))
-    if not found:
-        raise RuntimeError(f"apt-get download {package} left no .deb in {into}")
-    return found[-1]
-
-
-def _cpio_newc(entries: list[tuple[str, int, bytes]]) -> bytes:
-    """An initramfs archive (cpio 'newc'), written here since cpio is not installed.
-
-    ``entries``: (path, mode, data); directories carry no data.
-    """
-    out = io.BytesIO()
-
-    def add(name: str, mode: int, data: bytes, ino: int) -> None:
-        encoded = name.encode() + b"\0"
-        fields = [ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(encoded), 0]
-        header = b"070701" + b"".join(f"{v:08x}".encode() for v in fields)
-        out.write(header + encoded)
-        out.write(b"\0" * (-(len(header) + len(encoded)) % 4))
-        out.write(data)
-        out.write(b"\0" * (-len(data) % 4))
-
-    for ino, (name, mode, data) in enumerate(entries, start=1):
-        add(name, mode, data, ino)
-    add("TRAILER!!!", 0, b"", 0)
-    return out.getvalue()
-
-
 def build(cache: Path = CACHE) -> tuple[Path, Path]:
     """(kernel, initramfs), built once per kernel version; safe to call concurrently."""
     cache.mkdir(parents=True, exist_ok=True)
+    _kernel_version()  # fetches apt's package lists on a machine that has none
     package = _kernel_package()
     kernel = cache / f"{package}.vmlinuz"
     initrd = cache / f"{package}.initramfs.gz"

@@ -72,15 +72,21 @@ def one_line(line: str) -> str:
     return line
 
 
+def store_url(fallback: str | None = None) -> str:
+    """The URL of ``--db`` (or ``GUESTMETA_DB``), else ``fallback``, else the default."""
+    from guestmeta.store import default_url
+    from guestmeta.store.engine import normalize_url
+
+    return normalize_url(_state.get("db") or fallback or default_url())
+
+
 def open_store(fallback: str | None = None) -> Store:
     """The store of ``--db`` (or ``GUESTMETA_DB``), else ``fallback``, else the default."""
     # Imported here: commands that never open the store start faster without SQLAlchemy.
-    from guestmeta.store import Store, StoreError, default_url
-    from guestmeta.store.engine import normalize_url
+    from guestmeta.store import Store, StoreError
 
-    url = _state.get("db") or fallback or default_url()
     try:
-        return Store(normalize_url(url))
+        return Store(store_url(fallback))
     except StoreError as exc:
         fail(f"guestmeta: {exc}")
 

@@ -16,6 +16,7 @@ from guestmeta.apply import ApplyError, Plan, SourceError, load_document, plan_a
 from guestmeta.apply.edit import kind_name, plan_delete
 from guestmeta.cli import agent as _agent  # noqa: F401  (registers its commands)
 from guestmeta.cli import configdrive as _configdrive  # noqa: F401  (registers its commands)
+from guestmeta.cli import demo as _demo  # noqa: F401  (registers its commands)
 from guestmeta.cli import inventory as _inventory  # noqa: F401  (registers its commands)
 from guestmeta.cli import ports as _ports  # noqa: F401  (registers its commands)
 from guestmeta.cli import serve as _serve  # noqa: F401  (registers its commands)
