@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +48,13 @@ def test_a_server_without_user_data_gets_an_empty_file() -> None:
 
 
 def _ours_by_name(ours: dict[str, Any], macs: dict[str, str]) -> dict[str, Any]:
-    """Our netplan with cloud-init's device names: NICs by MAC, VLANs as PARENT.VID."""
+    """Our netplan with cloud-init's device names: NICs by MAC, VLANs as PARENT.VID, and
+    ``gateway6`` said as the ``::/0`` route it stands for (see network_config.py)."""
     name_of_mac = {mac: name for name, mac in macs.items()}
     rename: dict[str, str] = {}
     for key, body in ours.get("ethernets", {}).items():
         rename[key] = name_of_mac[body["match"]["macaddress"]]
+        body.pop("set-name", None)  # a VLAN parent's or bond member's (see network_config.py)
     for key in ours.get("bonds", {}):
         rename[key] = key
     for key, body in ours.get("vlans", {}).items():
@@ -67,14 +70,26 @@ def _ours_by_name(ours: dict[str, Any], macs: dict[str, str]) -> dict[str, Any]:
                 body["link"] = rename[body["link"]]
             if "interfaces" in body:
                 body["interfaces"] = [rename[i] for i in body["interfaces"]]
-            out[section][rename[key]] = body
+            if "gateway6" in body:
+                default = {"to": "::/0", "via": body.pop("gateway6")}
+                body["routes"] = [*body.get("routes", ()), default]
+            out[section][rename[key]] = _routes_sorted(body)
     return out
+
+
+def _routes_sorted(body: dict[str, Any]) -> dict[str, Any]:
+    """Routes are a set to the kernel; gateway6 moves the IPv6 default one to the end."""
+    if "routes" in body:
+        body["routes"] = sorted(body["routes"], key=lambda r: (r["to"], r["via"]))
+    return body
 
 
 def _theirs(files: dict[str, str]) -> dict[str, Any]:
     doc = yaml.safe_load(files["etc/netplan/50-cloud-init.yaml"])["network"]
-    for body in doc.get("ethernets", {}).values():
-        body.pop("set-name", None)  # cloud-init names the NIC after what it found
+    for section in ("ethernets", "bonds", "vlans"):
+        for body in doc.get(section, {}).values():
+            body.pop("set-name", None)  # cloud-init names the NIC after what it found
+            _routes_sorted(body)
     return dict(doc)
 
 
@@ -93,3 +108,40 @@ def test_network_config_means_what_network_data_means(case: Case) -> None:
     assert not isinstance(from_yaml, Exception), from_yaml
     ours = yaml.safe_load(from_yaml["etc/netplan/50-cloud-init.yaml"])["network"]
     assert _ours_by_name(ours, case.macs) == _theirs(from_json)
+
+
+def _case(name: str) -> Case:
+    return next(c for c in CASES if c.name == name)
+
+
+def test_cloud_init_eni_output_gives_ifupdown_the_v6_gateway_and_creatable_vlans() -> None:
+    """Debian 12's cloud-init keeps VLANs only with its eni renderer (ifupdown), so our
+    network-config must come out of it in a shape ifupdown acts on:
+
+    - the IPv6 default route as the stanza's ``gateway`` (a ``to: ::/0`` route comes out as
+      ``route add -A inet6 ::/64``: no default route at all);
+    - each VLAN named ``vlan<id>``: ifupdown's vlan hook ignores a stanza whose name it
+      cannot read an id from (``tap0f85516c-23`` would be configured on no device);
+    - the VLAN's parent renamed to the name its ``vlan-raw-device`` says.
+    Both were found by booting a real guest from a NoCloud drive (tests/e2e).
+    """
+    jobs = []
+    for name in ("v4_v6_static", "trunk"):
+        case = _case(name)
+        text = files_of(tree_of(case), Layout.nocloud)["network-config"].decode()
+        jobs.append((text, case.macs, "eni"))
+    static, trunk = cloudinit.net_convert_many(jobs, kind="yaml")
+    assert not isinstance(static, Exception) and not isinstance(trunk, Exception)
+    eni = static["etc/network/interfaces.d/50-cloud-init"]
+    assert "gateway 2001:db8:20::1" in eni
+    assert "::/64 gw" not in eni
+    eni = trunk["etc/network/interfaces.d/50-cloud-init"]
+    # By hand from topologies.trunk(): sub-ports on VLANs 101 and 102 of the parent port.
+    assert "iface vlan101 inet static" in eni and "iface vlan102 inet static" in eni
+    parents = re.findall(r"vlan-raw-device (\S+)", eni)
+    assert len(parents) == 2 and len(set(parents)) == 1
+    assert f"iface {parents[0]} inet static\n    address 10.15.0.10/24" in eni
+    # ... and the guest's NIC with the parent's MAC gets that very name: cloud-init renames
+    # an entry to the NIC's own name but not the VLAN's reference to it.
+    rules = trunk["etc/udev/rules.d/70-persistent-net.rules"]
+    assert f'ATTR{{address}}=="fa:16:3e:00:0f:01", NAME="{parents[0]}"' in rules

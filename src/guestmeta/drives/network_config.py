@@ -8,11 +8,24 @@ a guest different things, and it says what cloud-init itself makes of that docum
 - a ``phy`` (or any exposed VIF type) link is an ``ethernets`` entry matched by its MAC,
   keyed by its link id, without ``set-name``: cloud-init then keeps the guest's own NIC
   name (it names a matched entry after the NIC with that MAC), as it does for
-  network_data.json, whose links carry no name;
+  network_data.json, whose links carry no name. Except a NIC that a VLAN or a bond names
+  as its parent or member: it gets ``set-name`` (its link id, ``tap…``, as Nova names the
+  link), because cloud-init 22.4 renames the entry to the guest's NIC name but leaves the
+  VLAN's ``link`` and the bond's ``interfaces`` as written, so with its ``eni`` renderer
+  ifupdown looks for a device of the key's name and creates no VLAN (seen in a real
+  Debian 12 guest booted from our drive);
 - a ``bond`` link is a ``bonds`` entry named by its id (the guest's bond device name), with
   its members, MAC, MTU and mode, MII interval and hash policy;
-- a ``vlan`` link is a ``vlans`` entry keyed by its link id, on its parent, with its MAC;
-- static entries give ``addresses`` (``address/prefix``) and their ``routes``; a DHCP entry
+- a ``vlan`` link is a ``vlans`` entry on its parent, with its MAC, named ``vlan<id>``
+  (its link id when two VLANs share an id): the name is the guest's device name, and
+  with cloud-init's ``eni`` renderer (the one that keeps VLANs on Debian 12) ifupdown
+  creates a VLAN only for a name it can read the id from (``vlan30``, ``eth0.30``), and
+  the parent's name is the guest's to choose. cloud-init 22.4 ignores a version 2 VLAN's
+  ``macaddress``, so on Debian 12 a sub-port with a MAC of its own keeps its parent's
+  under NoCloud (network_data.json's ``vlan_mac_address`` is applied);
+- static entries give ``addresses`` (``address/prefix``) and their ``routes``, except
+  that an IPv6 default route is ``gateway6``: cloud-init 22.4 reads ``to: ::/0`` as
+  ``::/64`` (a zero prefix is taken for none) and installs no default route; a DHCP entry
   gives ``dhcp4``/``dhcp6``; SLAAC and both DHCPv6 modes give ``dhcp6: true`` without the
   address and routes (the router advertisements bring them), ``accept-ra`` is on for a
   DHCPv6-stateful subnet and off on a link with static IPv6 only;
@@ -43,6 +56,10 @@ def _route(route: dict[str, Any]) -> dict[str, str]:
     return {"to": _prefix(route["network"], route["netmask"]), "via": route["gateway"]}
 
 
+def _is_default6(route: dict[str, str]) -> bool:
+    return route["to"] == "::/0"
+
+
 def _addressing(networks: list[dict[str, Any]], dns: list[str]) -> dict[str, Any]:
     """The addressing keys of one link, from its network_data.json entries in order."""
     body: dict[str, Any] = {}
@@ -66,6 +83,10 @@ def _addressing(networks: list[dict[str, Any]], dns: list[str]) -> dict[str, Any
         body["addresses"] = addresses
         if dns:
             body["nameservers"] = {"addresses": list(dns), "search": []}
+    default6 = [r for r in routes if _is_default6(r)]
+    if default6:
+        body["gateway6"] = default6[0]["via"]
+        routes.remove(default6[0])
     if routes:
         body["routes"] = routes
     return body
@@ -81,7 +102,13 @@ def network_config(network_data: dict[str, Any]) -> dict[str, Any]:
     ethernets: dict[str, Any] = {}
     bonds: dict[str, Any] = {}
     vlans: dict[str, Any] = {}
-    for link in network_data.get("links", ()):
+    links = network_data.get("links", ())
+    vlan_ids = [link["vlan_id"] for link in links if link["type"] == "vlan"]
+    named = {link["vlan_link"] for link in links if link["type"] == "vlan"}
+    named.update(
+        member for link in links if link["type"] == "bond" for member in link["bond_links"]
+    )
+    for link in links:
         link_id = link["id"]
         body: dict[str, Any]
         if link["type"] == "bond":
@@ -97,11 +124,16 @@ def network_config(network_data: dict[str, Any]) -> dict[str, Any]:
             target = vlans
         else:
             body = {"match": {"macaddress": link["ethernet_mac_address"]}}
+            if link_id in named:
+                body["set-name"] = link_id
             target = ethernets
         if link.get("mtu") is not None:
             body["mtu"] = link["mtu"]
         body.update(_addressing(by_link.get(link_id, []), dns))
-        target[link_id] = body
+        name = link_id
+        if link["type"] == "vlan" and vlan_ids.count(link["vlan_id"]) == 1:
+            name = f"vlan{link['vlan_id']}"
+        target[name] = body
     for key, section in (("ethernets", ethernets), ("bonds", bonds), ("vlans", vlans)):
         if section:
             config[key] = section
