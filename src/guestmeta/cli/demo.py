@@ -30,11 +30,12 @@ def demo(
     KVM), with the server's ports as user-network NICs. Needs root and a libvirtd.
     """
     from guestmeta.demo.run import on_sigterm_interrupt, run_demo
+    from guestmeta.libvirt.connection import uri_or_default
 
     keep = sys.stdin.isatty() if hold is None else hold
     on_sigterm_interrupt()
     try:
-        run_demo(store_url(), server, uri=connect or "qemu:///system", hold=keep, say=typer.echo)
+        run_demo(store_url(), server, uri=uri_or_default(connect), hold=keep, say=typer.echo)
     except KeyboardInterrupt:
         typer.echo("stopped: the guest, its domain and every process the demo started are gone")
         raise typer.Exit(130) from None

@@ -35,6 +35,7 @@ from guestmeta.demo import image as guest_image
 from guestmeta.demo.guest import GuestError, Nic, addresses, domain_xml, shell, wait_agent
 from guestmeta.demo.system import Host, free_port
 from guestmeta.libvirt import media
+from guestmeta.libvirt.connection import open_connection
 from guestmeta.model import Server, Topology
 from guestmeta.store import Store
 
@@ -121,7 +122,7 @@ def run_demo(
     with ExitStack() as cleanup:
         try:
             workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="gm-demo-")))
-            conn = libvirt.open(uri)
+            conn = open_connection(uri)  # and libvirt's own stderr printing off
             cleanup.callback(conn.close)
             host = Host(workdir, db, server.host, uri)
             cleanup.callback(host.stop)
