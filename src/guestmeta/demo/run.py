@@ -206,12 +206,17 @@ def _show(
 
 
 def on_sigterm_interrupt() -> None:
-    """Make SIGTERM stop the demo as Ctrl-C does (with its cleanup), not kill it outright."""
+    """Make SIGTERM stop the demo as Ctrl-C does (with its cleanup), not kill it outright.
+
+    SIGINT gets Python's own handler back too: a process started from a script in the
+    background inherits SIGINT ignored, and Python then installs no handler at all.
+    """
 
     def _interrupt(_sig: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 __all__ = ["DemoError", "nics_of", "on_sigterm_interrupt", "run_demo"]
