@@ -6,7 +6,8 @@ under QEMU from a config-2 drive of examples/homelab.yaml's ``web``, with the se
 port as a user-network NIC. Measured per guest: seconds from ``virDomainCreate`` until
 its guest agent answers, and until ``cloud-init status --wait`` returns (everything
 applied). The baseline is one guest alone; "three at once" shows what the e2e fixture
-gains over booting them one after another (3 x alone). Needs root and a libvirtd.
+gains over booting them one after another (3 x alone). Needs root; starts libvirtd
+unless one answers, and stops it after.
 
     .venv/bin/python bench/boot.py [--together N]
 """
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.libvirtd import LibvirtDaemon
 
 from guestmeta.demo import image as guest_image
 from guestmeta.demo.guest import domain_xml, shell, wait_agent
@@ -63,6 +66,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--together", type=int, default=3, help="guests booted at once")
     args = parser.parse_args()
+    daemon = LibvirtDaemon().start()
+    try:
+        measure(args.together)
+    finally:
+        daemon.stop()
+
+
+def measure(together_n: int) -> None:
     started = time.monotonic()
     image = guest_image.build(log=print)
     build_s = time.monotonic() - started
@@ -88,7 +99,7 @@ def main() -> None:
 
         try:
             alone = run(conn, xml_for, 1)[0]
-            together = run(conn, xml_for, args.together)
+            together = run(conn, xml_for, together_n)
         finally:
             conn.close()
     slowest = max(r["done_s"] for r in together)
@@ -96,12 +107,12 @@ def main() -> None:
     print(f"{'':28} {'agent answers':>14} {'cloud-init done':>16}")
     print(f"{'one guest alone (baseline)':28} {alone['agent_s']:>13.1f}s {alone['done_s']:>15.1f}s")
     for i, r in enumerate(together):
-        label = f"{args.together} at once: guest {i + 1}"
+        label = f"{together_n} at once: guest {i + 1}"
         print(f"{label:28} {r['agent_s']:>13.1f}s {r['done_s']:>15.1f}s")
     print(
-        f"{args.together} at once: all done in {slowest:.1f} s, against {args.together} x alone = "
-        f"{args.together * alone['done_s']:.1f} s one after another "
-        f"({slowest / (args.together * alone['done_s']):.2f} of it); e2e budget {BUDGET_S:.0f} s"
+        f"{together_n} at once: all done in {slowest:.1f} s, against {together_n} x alone = "
+        f"{together_n * alone['done_s']:.1f} s one after another "
+        f"({slowest / (together_n * alone['done_s']):.2f} of it); e2e budget {BUDGET_S:.0f} s"
     )
     print(
         json.dumps(
@@ -109,9 +120,9 @@ def main() -> None:
                 "image_s": round(build_s, 1),
                 "alone_agent_s": round(alone["agent_s"], 1),
                 "alone_done_s": round(alone["done_s"], 1),
-                "together": args.together,
+                "together": together_n,
                 "together_done_s": round(slowest, 1),
-                "sequential_estimate_s": round(args.together * alone["done_s"], 1),
+                "sequential_estimate_s": round(together_n * alone["done_s"], 1),
                 "budget_s": BUDGET_S,
             }
         )

@@ -20,6 +20,8 @@ from typing import Any
 
 import libvirt
 
+from guestmeta.demo.guest import remove_domain
+
 URI = "qemu:///system"
 SOCKET = Path("/run/libvirt/libvirt-sock")
 
@@ -151,12 +153,7 @@ TEST_PREFIX = "gmtest-"
 
 
 def _remove(dom: Any) -> None:
-    try:
-        if dom.isActive():
-            dom.destroy()
-        dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM)
-    except libvirt.libvirtError:
-        pass
+    remove_domain(dom)
 
 
 def domain_xml(

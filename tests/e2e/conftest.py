@@ -34,7 +34,7 @@ from guestmeta.demo.guest import Nic, domain_xml
 from guestmeta.demo.system import Host, free_port
 from guestmeta.libvirt import media
 from tests.e2e import cloud
-from tests.libvirtd import URI, LibvirtDaemon
+from tests.libvirtd import URI, LibvirtDaemon, remove
 
 LAN = "192.168.50.0/24"
 PASSWORD = "e2e-password-posted-by-the-guest"
@@ -145,12 +145,7 @@ def e2e(libvirtd: LibvirtDaemon, tmp_path_factory: pytest.TempPathFactory) -> It
     finally:
         _current.remove(state)
         for dom in state.doms.values():
-            try:
-                if dom.isActive():
-                    dom.destroy()
-                dom.undefine()
-            except libvirt.libvirtError:
-                pass
+            remove(dom)
         host.stop()
         conn.close()
         shutil.rmtree(workdir / "drives", ignore_errors=True)

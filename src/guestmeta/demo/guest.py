@@ -118,6 +118,16 @@ def domain_xml(
 </domain>"""
 
 
+def remove_domain(dom: Any) -> None:
+    """Stop ``dom`` and remove its definition; a domain already gone is no error."""
+    try:
+        if dom.isActive():
+            dom.destroy()
+        dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM)
+    except libvirt.libvirtError:
+        pass
+
+
 def _agent(
     dom: Any, command: str, arguments: dict[str, Any] | None = None, timeout: int = 10
 ) -> Any:
@@ -199,6 +209,7 @@ __all__ = [
     "Ran",
     "addresses",
     "domain_xml",
+    "remove_domain",
     "run",
     "shell",
     "wait_agent",

@@ -32,7 +32,15 @@ from typing import Any
 import libvirt
 
 from guestmeta.demo import image as guest_image
-from guestmeta.demo.guest import GuestError, Nic, addresses, domain_xml, shell, wait_agent
+from guestmeta.demo.guest import (
+    GuestError,
+    Nic,
+    addresses,
+    domain_xml,
+    remove_domain,
+    shell,
+    wait_agent,
+)
 from guestmeta.demo.system import Host, free_port
 from guestmeta.libvirt import media
 from guestmeta.libvirt.connection import open_connection
@@ -82,12 +90,7 @@ def _domain(conn: Any, xml: str, name: str) -> Iterator[Any]:
     try:
         yield dom
     finally:
-        try:
-            if dom.isActive():
-                dom.destroy()
-            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM)
-        except libvirt.libvirtError:
-            pass
+        remove_domain(dom)
 
 
 def _get(url: str) -> str:
