@@ -167,7 +167,8 @@ def test_a_failed_drive_is_tried_again_soon(
     thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        wait_for(lambda: RUN in agent.drives_owed)
+        # The pass after connecting tried the drives (and failed); wait until it is over.
+        wait_for(lambda: RUN in agent.drives_owed and agent.passes >= 1)
         assert media.current(run, libvirt.VIR_DOMAIN_AFFECT_CONFIG) is None
         passes = agent.passes
         directory.mkdir()
