@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.libvirtd import LibvirtDaemon
 
 from guestmeta.demo import image as guest_image
-from guestmeta.demo.guest import domain_xml, shell, wait_agent
+from guestmeta.demo.guest import domain_xml, remove_domain, wait_agent, wait_cloud_init
 from guestmeta.demo.run import nics_of
 from guestmeta.demo.system import Host
 from guestmeta.libvirt.connection import open_connection
@@ -43,13 +43,11 @@ def boot(conn: Any, xml: str, out: dict[str, float]) -> None:
     try:
         started = time.monotonic()
         dom.create()
-        out["agent_s"] = wait_agent(dom, 900) + 0.0
-        shell(dom, "cloud-init status --wait >/dev/null; true", timeout=900)
+        out["agent_s"] = wait_agent(dom, 900)
+        wait_cloud_init(dom, 900)
         out["done_s"] = time.monotonic() - started
     finally:
-        if dom.isActive():
-            dom.destroy()
-        dom.undefine()
+        remove_domain(dom)
 
 
 def run(conn: Any, xml_for: Any, n: int) -> list[dict[str, float]]:

@@ -30,9 +30,8 @@ import libvirt
 import pytest
 
 from guestmeta.demo import image as guest_image
-from guestmeta.demo.guest import Nic, domain_xml
+from guestmeta.demo.guest import Nic, domain_xml, wait_config_drive
 from guestmeta.demo.system import Host, free_port
-from guestmeta.libvirt import media
 from tests.e2e import cloud
 from tests.libvirtd import URI, LibvirtDaemon, remove
 
@@ -65,8 +64,12 @@ class Cloud:
 _current: list[Cloud] = []
 
 
+# Where e2e-service reaches this machine's loopback: its subnet's .2 (see demo.guest).
+SERVICE_HOST = Nic(cloud.mac(3, 1), LAN).host_address
+
+
 def _password_runcmd(port: int) -> str:
-    url = f"http://{Nic(cloud.mac(3, 1), LAN).host_address}:{port}/openstack/latest/password"
+    url = f"http://{SERVICE_HOST}:{port}/openstack/latest/password"
     return (
         'python3 -c "import urllib.request as u; u.urlopen(u.Request('
         f"'{url}', data=b'{PASSWORD}', method='POST'), timeout=30)\""
@@ -76,7 +79,7 @@ def _password_runcmd(port: int) -> str:
 def _service_cmdline(port: int) -> str:
     """cloud-init reads cloud-config from the kernel command line (``cc: ... end_cc``):
     here, look only at OpenStack's metadata service, at this guest's own port."""
-    url = f"http://{Nic(cloud.mac(3, 1), LAN).host_address}:{port}"
+    url = f"http://{SERVICE_HOST}:{port}"
     return (
         "cc: {datasource_list: [OpenStack, None], datasource: {OpenStack: "
         f"{{metadata_urls: ['{url}'], max_wait: 120, timeout: 10}}}}}} end_cc"
@@ -133,11 +136,7 @@ def e2e(libvirtd: LibvirtDaemon, tmp_path_factory: pytest.TempPathFactory) -> It
             )
             state.doms[name] = conn.defineXML(xml)
         # The agent gives e2e-drive its cdrom in the saved definition; start it after.
-        deadline = time.monotonic() + 60
-        drive = state.doms["e2e-drive"]
-        while media.current(drive, libvirt.VIR_DOMAIN_AFFECT_CONFIG) is None:
-            assert time.monotonic() < deadline, "the agent put no config drive on e2e-drive"
-            time.sleep(0.2)
+        wait_config_drive(state.doms["e2e-drive"])
         state.started = time.monotonic()
         for dom in state.doms.values():
             dom.create()

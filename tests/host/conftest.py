@@ -4,7 +4,9 @@ whose kernel answers PCI unplug requests, for everything that unplugs a NIC."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,21 @@ from tests.libvirt import guest
 from tests.libvirt.conftest import OTHER, qemu, scenario_store, topology
 from tests.libvirtd import define, remove
 
-__all__ = ["booted", "guest_kernel", "qemu", "scenario_store", "topology"]
+__all__ = ["agent_running", "booted", "guest_kernel", "qemu", "scenario_store", "topology"]
+
+
+@contextmanager
+def agent_running(agent: Any, join_timeout: float = 10.0) -> Iterator[Any]:
+    """``agent.run`` in a thread for the ``with`` block; it must have stopped after."""
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        stop.set()
+        thread.join(timeout=join_timeout)
+    assert not thread.is_alive()
 
 
 @pytest.fixture(scope="session")

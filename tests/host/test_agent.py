@@ -7,7 +7,6 @@ as well as through libvirt.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -20,6 +19,7 @@ from guestmeta.apply import Plan
 from guestmeta.host.agent import Agent
 from guestmeta.model import FixedIP, FloatingIP, Topology
 from guestmeta.store import Store
+from tests.host.conftest import agent_running
 from tests.libvirt.conftest import (
     FIP,
     HOST,
@@ -150,15 +150,8 @@ def _edit(edit: Callable[[Topology], None]) -> Callable[[Topology], Any]:
 @pytest.fixture
 def running_agent(scenario_store: Store) -> Iterator[Agent]:
     agent = Agent(scenario_store, uri=URI, host=HOST, interval=3600, backoff_max=1.0)
-    stop = threading.Event()
-    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with agent_running(agent):
         yield agent
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-        assert not thread.is_alive()
 
 
 def test_store_changes_reach_live_and_saved_xml_within_a_second(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import stat
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -28,6 +27,7 @@ from guestmeta.host.drives import DriveKeeper
 from guestmeta.libvirt import media
 from guestmeta.model import Topology
 from guestmeta.store import Store
+from tests.host.conftest import agent_running
 from tests.libvirt.conftest import HOST, OTHER, SERVER_OFF, SERVER_RUN
 from tests.libvirtd import URI, define, remove
 
@@ -96,10 +96,7 @@ def test_drives_follow_the_store(domains: tuple[Any, Any], store: Store, tmp_pat
     agent = Agent(
         store, uri=URI, host=HOST, interval=3600, backoff_max=1.0, drives=DriveKeeper(tmp_path)
     )
-    stop = threading.Event()
-    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with agent_running(agent):
         saved = wait_for(lambda: media.current(run, libvirt.VIR_DOMAIN_AFFECT_CONFIG))
         assert (saved.target, saved.bus) == ("hdc", "ide")
         assert Path(saved.source).parent == tmp_path
@@ -143,10 +140,6 @@ def test_drives_follow_the_store(domains: tuple[Any, Any], store: Store, tmp_pat
             .stat()
             .st_ino
         )
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-    assert not thread.is_alive()
 
 
 def test_a_failed_drive_is_tried_again_soon(
@@ -163,10 +156,7 @@ def test_a_failed_drive_is_tried_again_soon(
     agent = Agent(
         store, uri=URI, host=HOST, interval=3600, backoff_max=1.0, drives=DriveKeeper(directory)
     )
-    stop = threading.Event()
-    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with agent_running(agent):
         # The pass after connecting tried the drives (and failed); wait until it is over.
         wait_for(lambda: RUN in agent.drives_owed and agent.passes >= 1)
         assert media.current(run, libvirt.VIR_DOMAIN_AFFECT_CONFIG) is None
@@ -177,7 +167,3 @@ def test_a_failed_drive_is_tried_again_soon(
         assert meta(saved.source)["uuid"] == SERVER_RUN
         wait_for(lambda: not agent.drives_owed)
         assert agent.passes == passes  # no full pass brought it
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-    assert not thread.is_alive()

@@ -4,7 +4,6 @@ driver, so the agent's loop and the attach run for real."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +18,7 @@ from guestmeta.libvirt import LIVE, load
 from guestmeta.libvirt.hotplug import HotplugError
 from guestmeta.libvirt.interfaces import parse_vif_source
 from guestmeta.store import Store
+from tests.host.conftest import agent_running
 from tests.libvirt.conftest import HOST, PORT_RUN0, PORT_SPARE, SERVER_RUN
 
 URI = "test:///default"
@@ -77,31 +77,18 @@ def test_store_failures_neither_stop_the_agent_nor_lose_its_work(
 ) -> None:
     store = FlakyStore(scenario_store, failures)
     agent = Agent(store, uri=URI, host=HOST, interval=3600, backoff_max=0.2)  # type: ignore[arg-type]
-    stop = threading.Event()
-    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with agent_running(agent) as thread:
         assert ports_when_written(running_domain) == [PORT_RUN0]
         assert thread.is_alive()
         assert store.failures == 0
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-    assert not thread.is_alive()
 
 
 def test_the_first_pass_knows_the_store(scenario_store: Store, running_domain: Any) -> None:
     """The connect pass must not run on an empty view while the store watcher starts."""
     agent = Agent(scenario_store, uri=URI, host=HOST, interval=3600)
-    stop = threading.Event()
-    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with agent_running(agent):
         assert ports_when_written(running_domain) == [PORT_RUN0]
         assert agent.revision == scenario_store.revision()
-    finally:
-        stop.set()
-        thread.join(timeout=10)
 
 
 def test_a_refused_attach_puts_the_port_back_exactly(

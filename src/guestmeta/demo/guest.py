@@ -31,6 +31,7 @@ import libvirt
 import libvirt_qemu  # type: ignore[import-untyped]
 
 from guestmeta.demo.image import GuestImage
+from guestmeta.libvirt import media
 
 AGENT_CHANNEL = "org.qemu.guest_agent.0"
 
@@ -189,6 +190,21 @@ def shell(dom: Any, script: str, timeout: float = 120.0) -> str:
     return ran.out
 
 
+def wait_config_drive(dom: Any, timeout: float = 60.0) -> None:
+    """Until the agent has put the config drive on ``dom``'s saved definition: a cdrom
+    cannot be hot-plugged, so the domain must not start before."""
+    deadline = time.monotonic() + timeout
+    while media.current(dom, libvirt.VIR_DOMAIN_AFFECT_CONFIG) is None:
+        if time.monotonic() > deadline:
+            raise GuestError(f"{dom.name()}: the agent put no config drive on it in {timeout:g} s")
+        time.sleep(0.2)
+
+
+def wait_cloud_init(dom: Any, timeout: float) -> None:
+    """Until cloud-init in the guest has finished every stage (its status aside)."""
+    shell(dom, "cloud-init status --wait >/dev/null; true", timeout=timeout)
+
+
 def addresses(dom: Any) -> dict[str, list[str]]:
     """The guest's addresses by MAC, as its agent reports them (``address/prefix``)."""
     found: dict[str, list[str]] = {}
@@ -213,4 +229,6 @@ __all__ = [
     "run",
     "shell",
     "wait_agent",
+    "wait_cloud_init",
+    "wait_config_drive",
 ]

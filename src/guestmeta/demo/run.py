@@ -22,7 +22,6 @@ import ipaddress
 import signal
 import tempfile
 import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -40,6 +39,8 @@ from guestmeta.demo.guest import (
     remove_domain,
     shell,
     wait_agent,
+    wait_cloud_init,
+    wait_config_drive,
 )
 from guestmeta.demo.system import Host, free_port
 from guestmeta.libvirt import media
@@ -159,16 +160,15 @@ def _signals_held() -> Iterator[None]:
 
 
 def _boot(dom: Any, console: Path, say: Callable[[str], None]) -> None:
-    deadline = time.monotonic() + 60
-    while media.current(dom, libvirt.VIR_DOMAIN_AFFECT_CONFIG) is None:
-        if time.monotonic() > deadline:
-            raise DemoError("the agent put no config drive on the domain within 60 s")
-        time.sleep(0.2)
+    try:
+        wait_config_drive(dom)
+    except GuestError as exc:
+        raise DemoError(str(exc)) from exc
     dom.create()
     say(f"booting {dom.name()} under QEMU (TCG: about a minute); console: {console}")
     try:
         waited = wait_agent(dom, BOOT_TIMEOUT, console)
-        shell(dom, "cloud-init status --wait >/dev/null; true", timeout=BOOT_TIMEOUT)
+        wait_cloud_init(dom, BOOT_TIMEOUT)
     except GuestError as exc:
         tail = "\n".join(console.read_text(errors="replace").splitlines()[-30:])
         raise DemoError(f"{exc}\n--- console (last 30 lines) ---\n{tail}") from exc

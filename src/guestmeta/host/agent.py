@@ -441,8 +441,9 @@ class Agent:
         self._drive_pause = min(self._drive_pause * 2, self.backoff_max)
 
     def _retry_drives(self) -> None:
+        self.drives_owed &= self.by_domain.keys()  # a server gone from this host owes nothing
         if self.drives_owed and time.monotonic() >= self._drive_due:
-            self._keep_drives(names=[n for n in self.drives_owed if n in self.by_domain])
+            self._keep_drives(names=self.drives_owed)
 
     # -- running ---------------------------------------------------------------------
 
