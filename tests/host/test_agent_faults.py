@@ -25,7 +25,8 @@ URI = "test:///default"
 
 
 class FlakyStore:
-    """A real store whose first ``failures`` loads fail as a database restart makes them.
+    """A real store whose first ``failures`` reads of the host's servers fail as a database
+    restart makes them.
 
     Fault injection: restarting PostgreSQL under a running agent would take seconds and
     could not choose the moment; the failure raised is the one SQLAlchemy raises then.
@@ -35,11 +36,18 @@ class FlakyStore:
         self.store = store
         self.failures = failures
 
-    def load(self) -> Any:
+    def _fail(self) -> None:
         if self.failures > 0:
             self.failures -= 1
             raise OperationalError("SELECT", {}, Exception("server closed the connection"))
-        return self.store.load()
+
+    def read_host(self, host: str) -> Any:
+        self._fail()
+        return self.store.read_host(host)
+
+    def catch_up(self, copy: Any) -> Any:
+        self._fail()
+        return self.store.catch_up(copy)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)

@@ -20,6 +20,7 @@ from guestmeta.cli import demo as _demo  # noqa: F401  (registers its commands)
 from guestmeta.cli import inventory as _inventory  # noqa: F401  (registers its commands)
 from guestmeta.cli import ports as _ports  # noqa: F401  (registers its commands)
 from guestmeta.cli import serve as _serve  # noqa: F401  (registers its commands)
+from guestmeta.cli import status as _status  # noqa: F401  (registers its commands)
 from guestmeta.cli import views
 from guestmeta.cli.common import (
     Format,

@@ -32,6 +32,13 @@ def serve(
     admin_listen: Annotated[
         str | None, typer.Option(help="ADDR:PORT for /healthz and /metrics")
     ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="serve only the servers the store places on this compute host, following "
+            "its change feed [default: every server in the store]"
+        ),
+    ] = None,
 ) -> None:
     """Serve Nova's metadata tree (OpenStack and EC2) to this store's guests over HTTP.
 
@@ -48,6 +55,10 @@ def serve(
     logging.getLogger("guestmeta").setLevel(logging.INFO)
     try:
         overrides: dict[str, Any] = {"workers": workers}
+        if host is not None:
+            if not host.strip():
+                raise SettingsError("--host: empty; give the store's name for this host")
+            overrides["host"] = host
         if listen:
             overrides["listeners"] = tuple(
                 Listener(Endpoint.parse(item, "--listen")) for item in listen

@@ -48,11 +48,12 @@ from guestmeta.libvirt.reconcile import (
     sync_safely,
 )
 from guestmeta.libvirt.session import BACKOFF_MAX, BACKOFF_START, Session
-from guestmeta.model import Plan, Topology
+from guestmeta.model import Plan, Topology, TopologyIndex
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) loads only when a command opens it
     from guestmeta.host.drives import DriveKeeper
     from guestmeta.store import Store
+    from guestmeta.store.closure import HostCopy
 
 log = logging.getLogger("guestmeta.agent")
 STORE_WAIT = 1.0  # seconds per wait on the store, so a stop is noticed
@@ -122,6 +123,9 @@ class Agent:
         self.session = Session(
             uri, register=self._register, on_lost=self._wake, backoff_max=backoff_max
         )
+        self.copy: HostCopy | None = None
+        self.feed = store.feed_watch(self.host, "agent")
+        self.failures = self.feed.failures
         self._cond = threading.Condition()
         self._work = _Work()
 
@@ -140,15 +144,31 @@ class Agent:
     # -- the store -------------------------------------------------------------------
 
     def reload(self) -> tuple[list[str], list[str]]:
-        """Load the store; return the domains whose desired element changed, and those
-        of them that lost a port (their NICs are checked before the element is written)."""
-        revision = self.store.revision()  # before loading: never claim a newer one
-        topology = self.store.load()
+        """Catch up with this host's feed (the first time: read its servers); return the
+        domains whose desired element changed, and those of them that lost a port (their
+        NICs are checked before the element is written)."""
+        before = self.copy
+        copy = self.store.read_host(self.host) if before is None else self.store.catch_up(before)
+        self.copy = copy
+        self.feed.applied = copy.revision
+        if before is not None and copy.closures is before.closures:
+            self.revision = copy.revision
+            return [], []
+        topology, revision = copy.topology(), copy.revision
         by_domain = managed(topology, self.host)
-        wants = wanted(topology, self.host, by_domain)
+        # Only the servers the feed named are built again; the others keep their element.
+        fresh = {
+            name: sid
+            for name, sid in by_domain.items()
+            if name not in self.wants
+            or before is None
+            or before.closures.get(sid) is not copy.closures[sid]
+        }
+        wants = {name: self.wants[name] for name in by_domain if name not in fresh}
+        wants.update(wanted(topology, self.host, fresh))
         changed, lost_ports = [], []
-        for name, want in wants.items():
-            old = self.wants.get(name)
+        for name in fresh:
+            old, want = self.wants.get(name), wants[name]
             if old == want:
                 continue
             changed.append(name)
@@ -161,12 +181,15 @@ class Agent:
         return changed, lost_ports
 
     def _watch_store(self, stop: threading.Event) -> None:
+        """Wait on this host's feed, and report to the store on the way (one connection)."""
         seen = -1
         pause = BACKOFF_START
         while not stop.is_set():
             try:
-                current = self.store.wait_for_revision(seen, STORE_WAIT)
+                current = self.feed.wait(max(seen, self.revision), STORE_WAIT)
             except Exception as exc:  # a database restart must not end the agent
+                self.feed.close()
+                self.failures.add(f"store: {exc}")
                 log.warning("store: %s; retrying in %.1f s", " ".join(str(exc).split()), pause)
                 stop.wait(pause)
                 pause = min(pause * 2, self.backoff_max)
@@ -304,8 +327,7 @@ class Agent:
     # -- NICs: adopt the ones plugged by hand, unplug the ones the store detached -------
 
     def _check_nics(self, names: Iterable[str]) -> None:
-        index = self.topology.index
-        found: dict[str, list[str]] = {}
+        seen: list[tuple[str, str, Any, list[str], dict[str, PortIPs]]] = []
         for name in names:
             server_id = self.by_domain.get(name)
             if server_id is None:
@@ -316,6 +338,10 @@ class Agent:
                 continue
             macs, listed = self._nics_of(dom, name)
             marks.ensure(dom, self.host)
+            seen.append((name, server_id, dom, macs, listed))
+        index = self._index_for(mac for *_, macs, _ in seen for mac in macs)
+        found: dict[str, list[str]] = {}
+        for name, server_id, dom, macs, listed in seen:
             plan = nics.plan(index, server_id, macs, listed)
             for line in plan.refused:
                 log.warning("%s: foreign interface left alone: %s", name, line)
@@ -332,6 +358,20 @@ class Agent:
             self._report_buses(server_id, macs)
         if found:
             self._adopt(found)
+
+    def _index_for(self, macs: Iterable[str]) -> TopologyIndex:
+        """The index of this host's copy, with the store's ports for MACs it does not
+        know: a NIC plugged by hand may be a free port (to adopt) or another server's."""
+        index = self.topology.index
+        unknown = sorted({mac for mac in macs if not index.ports_by_mac(mac)})
+        if not unknown:
+            return index
+        others = self.store.ports_by_mac(unknown)
+        if not others:
+            return index
+        wider = self.topology.copy()
+        wider.ports.update((port.id, port) for port in others)
+        return wider.index
 
     def _report_buses(self, server_id: str, macs: list[str]) -> None:
         """Tell the store where the server's NICs sit, when that changed (meta_data.json's
@@ -494,6 +534,9 @@ class Agent:
         if work.full is not None:
             report = self._full_pass(work.full)
             if report.failed:
+                self.failures.add(
+                    f"{len(report.failed)} domain(s) failed: {report.failed[0].describe()}"
+                )
                 log.warning("%d domain(s) failed; the next pass tries again", len(report.failed))
             return
         for name, (why, _) in work.domains.items():
@@ -535,16 +578,19 @@ class Agent:
                     trouble = BACKOFF_START
                 except ConnectionLost as exc:
                     self._requeue(work)
+                    self.failures.add(f"libvirt: {exc}")
                     log.warning("lost the connection to %s (%s); reconnecting", self.uri, exc)
                     self._disconnect()
                 except Exception as exc:  # the store down, or anything else: wait, go on
                     self._requeue(work)
+                    self.failures.add(str(exc))
                     log.error("%s; trying again in %.1f s", exc, trouble)
                     stop.wait(trouble)
                     trouble = min(trouble * 2, self.backoff_max)
         finally:
             self._disconnect()
             watcher.join(timeout=STORE_WAIT + 1)
+            self.feed.close()
 
     def _requeue(self, work: _Work) -> None:
         """Keep what was owed: the pass after reconnecting covers it anyway."""

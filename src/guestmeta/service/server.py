@@ -256,6 +256,7 @@ def worker_apps(
         interval=settings.refresh_interval,
         on_publish=on_publish,
         on_failure=Metrics.store_failure,
+        host=settings.host or None,
     )
     follower.start()
     service = Service(settings, store, follower, secret)

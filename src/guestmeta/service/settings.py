@@ -89,6 +89,9 @@ class Settings:
     admin: Endpoint | None = None
     workers: int = 1
     db: str | None = None
+    # Serve only the servers the store places on this compute host, from its feed; empty:
+    # every server in the store (one host with its own store).
+    host: str = ""
     dhcp_domain: str = "novalocal"
     proxy_shared_secret: str = ""
     trusted_proxies: tuple[str, ...] = ()
@@ -145,6 +148,7 @@ def _str(raw: Mapping[str, Any], name: str, key: str) -> str:
 _SCALARS: dict[str, type] = {
     "workers": int,
     "db": str,
+    "host": str,
     "dhcp_domain": str,
     "proxy_shared_secret": str,
     "require_tokens": bool,

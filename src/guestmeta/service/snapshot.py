@@ -3,7 +3,8 @@
 A :class:`Snapshot` is never changed once published. The :class:`Follower` thread waits
 for the store's revision to move (LISTEN/NOTIFY on PostgreSQL, a short poll on SQLite),
 builds the next snapshot beside the current one (only the servers a change touched are
-built again) and publishes it with one reference assignment, so a request sees either the
+built again; with a host, it follows that host's feed and holds that host's servers
+only) and publishes it with one reference assignment, so a request sees either the
 old snapshot or the new one, never a mix. When the store cannot be read, the last good
 snapshot keeps serving and the follower retries.
 """
@@ -18,10 +19,13 @@ from dataclasses import dataclass, field
 
 from guestmeta.documents import DeviceAddress, DocumentOptions
 from guestmeta.model import Topology
+from guestmeta.model.affected import affected_servers
 from guestmeta.model.changes import diff
-from guestmeta.service.affected import affected_servers
 from guestmeta.service.files import Reply, ServerFiles, build_files
 from guestmeta.store import Store
+from guestmeta.store.closure import HostCopy
+from guestmeta.store.feed import FeedWatch
+from guestmeta.store.store import RevisionWatch
 
 log = logging.getLogger(__name__)
 RETRY_MAX = 5.0
@@ -126,8 +130,12 @@ class Follower:
         interval: float = 0.25,
         on_publish: Callable[[Snapshot], None] | None = None,
         on_failure: Callable[[], None] | None = None,
+        host: str | None = None,
     ) -> None:
         self.store = store
+        self.host = host
+        self.copy: HostCopy | None = None
+        self.watch: FeedWatch | None = None
         self.options = options
         self.interval = interval
         self.on_publish = on_publish
@@ -140,9 +148,19 @@ class Follower:
 
     def refresh(self) -> bool:
         """Build and publish a new snapshot if the revision moved; True if it did."""
-        revision, topology, nic_addresses = self.store.load_at()
-        if self.current is not None and revision == self.current.revision:
-            return False
+        if self.host is None:
+            revision, topology, nic_addresses = self.store.load_at()
+            if self.current is not None and revision == self.current.revision:
+                return False
+        else:
+            old = self.copy
+            copy = self.store.read_host(self.host) if old is None else self.store.catch_up(old)
+            self.copy = copy
+            if self.watch is not None:
+                self.watch.applied = copy.revision
+            if old is not None and copy.closures is old.closures:
+                return False  # nothing of this host's changed
+            revision, topology, nic_addresses = copy.revision, copy.topology(), copy.nic_addresses()
         snapshot = build_snapshot(topology, revision, self.options, self.current, nic_addresses)
         self.current = snapshot
         if self.on_publish is not None:
@@ -168,11 +186,18 @@ class Follower:
 
     def _run(self) -> None:
         delay = self.interval
-        watch = self.store.watch()
+        watch: FeedWatch | RevisionWatch
+        if self.host is None:
+            watch = self.store.watch()
+        else:
+            watch = self.watch = self.store.feed_watch(self.host, "serve")
+            watch.applied = self.copy.revision if self.copy else -1
         stale = False  # a failure since the last snapshot: read again, whatever the watch says
         while not self._stop.is_set():
             try:
                 current = self.current.revision if self.current else -1
+                if self.copy is not None:  # the feed's revisions are the copy's
+                    current = self.copy.revision
                 if watch.wait(current, self.interval) > current or stale:
                     self.refresh()
                 stale = False
@@ -187,6 +212,8 @@ class Follower:
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
+        if self.watch is not None:
+            self.watch.failures.add(str(exc))
         if self.on_failure is not None:
             self.on_failure()
         message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

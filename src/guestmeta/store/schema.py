@@ -12,11 +12,13 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,
     String,
     Table,
+    Text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -53,7 +55,7 @@ ports = Table(
     Column("id", String(255), primary_key=True),
     Column("name", String(255), nullable=False, index=True),
     Column("network_id", String(255), nullable=False, index=True),
-    Column("mac_address", String(17), nullable=False),
+    Column("mac_address", String(17), nullable=False, index=True),
     Column("device_id", String(255), nullable=False, index=True),
     Column("seq", BigInteger, nullable=False),
     Column("data", Data, nullable=False),
@@ -125,6 +127,34 @@ nic_addresses = Table(
     Column("server_id", String(255), nullable=False, index=True),
     Column("bus", String(16), nullable=False),
     Column("address", String(64), nullable=False),
+)
+
+# The per-host change feed: the last revision that touched each server of each host
+# (the host it is on, and the one it left). A host asks for its rows above the revision
+# it applied, so what it reads does not grow with the number of other hosts, and a row is
+# replaced rather than added, so the table holds one row per server and host it was on.
+host_feed = Table(
+    "host_feed",
+    metadata,
+    Column("host", String(255), primary_key=True),
+    Column("server_id", String(255), primary_key=True),
+    Column("revision", BigInteger, nullable=False),
+    Index("ix_host_feed_host_revision", "host", "revision"),
+)
+
+# What each host's agent and service last reported: the revision they applied, when (the
+# database's clock, in seconds since the epoch, so hosts' clocks do not matter) and their
+# recent failures (a JSON list of [time, message]). ``guestmeta status`` reads it.
+host_status = Table(
+    "host_status",
+    metadata,
+    Column("host", String(255), primary_key=True),
+    Column("role", String(16), primary_key=True),
+    Column("pid", Integer, nullable=False),
+    Column("applied", BigInteger, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("seen_at", Float, nullable=False),
+    Column("failures", Text, nullable=False),
 )
 
 TABLES = {

@@ -17,13 +17,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from guestmeta.model import KINDS, Change, InvalidItem, Plan, Server, Topology, noun
 from guestmeta.model.errors import shown
-from guestmeta.store import schema
+from guestmeta.store import feed, schema
+from guestmeta.store.closure import HostCopy, catch_up, read_host
 from guestmeta.store.codec import DECODERS, decode_server, encode
 from guestmeta.store.engine import WRITE, default_url, make_engine
 from guestmeta.store.migrate import HEAD, MigrationError, current_revision, upgrade
@@ -90,6 +91,11 @@ class StoreError(RuntimeError):
 class Store:
     def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
         self.url = url or default_url()
+        # The topology at a revision, as this process last read or wrote it: a writer that
+        # makes one change after another (a control plane) finds the revision unmoved under
+        # the write lock and skips reading the whole store again. Any writer bumps the
+        # revision with every topology change, so an unmoved revision is this topology.
+        self._cached: tuple[int, Topology] | None = None
         try:
             self.engine = engine or make_engine(self.url)
             self.is_postgres = self.engine.dialect.name == "postgresql"
@@ -141,14 +147,21 @@ class Store:
     def _change(self, compute: Callable[[Topology], Plan]) -> Result:
         with self._write() as conn:
             revision = self._lock_revision(conn)
-            current = self._load(conn)
+            cached, self._cached = self._cached, None
+            if cached is not None and cached[0] == revision:
+                current = cached[1]
+            else:
+                current = self._load(conn)
             plan = compute(current)
             if not plan.changes:
+                self._cached = (revision, current)
                 return Result(revision, [], current)
             self._write_changes(conn, current, plan.topology, plan.changes)
             revision += 1
             self._bump(conn, revision)
-            return Result(revision, plan.changes, plan.topology)
+            feed.record(conn, revision, feed.hosts_touched(current, plan.topology, plan.changes))
+        self._cached = (revision, plan.topology)  # once committed
+        return Result(revision, plan.changes, plan.topology)
 
     def preview(self, compute: Callable[[Topology], Plan]) -> Result:
         """What ``change`` would do, computed on the current state and never written.
@@ -271,6 +284,9 @@ class Store:
             if rows:
                 conn.execute(insert(table), rows)
             self._bump(conn, revision + 1)
+            host = feed.host_of(conn, server_id)
+            if host:
+                feed.record(conn, revision + 1, {host: [server_id]})
             return True
 
     # -- reading -----------------------------------------------------------------------
@@ -323,6 +339,62 @@ class Store:
             with conn.begin():
                 revision = int(conn.execute(_REVISION).scalar_one())
                 return revision, self._load(conn), self._nic_addresses(conn)
+
+    # -- one host's view: the per-host feed --------------------------------------------
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Connection]:
+        """A read transaction that sees one commit throughout (REPEATABLE READ on
+        PostgreSQL, whose default lets two statements see different commits)."""
+        with self.engine.connect() as conn:
+            if self.is_postgres:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    def read_host(self, host: str) -> HostCopy:
+        """Every server on ``host`` with what its documents read, at one revision."""
+        with self._failures("cannot read"), self._snapshot() as conn:
+            return read_host(conn, host)
+
+    def catch_up(self, copy: HostCopy) -> HostCopy:
+        """``copy`` brought up to date from the host's feed (see :func:`closure.catch_up`)."""
+        with self._failures("cannot read"), self._snapshot() as conn:
+            return catch_up(conn, copy)
+
+    def feed_watch(self, host: str, role: str, **timing: float) -> feed.FeedWatch:
+        """A long-lived waiter on ``host``'s feed that also reports for one process."""
+        return feed.FeedWatch(self, host, role, **timing)
+
+    def ports_by_mac(self, macs: list[str]) -> list[Any]:
+        """The ports with these MACs, on any host (NICs a host's copy does not know)."""
+        table = schema.ports
+        found = []
+        with self._failures("cannot read"), self._read() as conn:
+            for chunk in _chunks(sorted({m.lower() for m in macs})):
+                rows = conn.execute(select(table.c.data).where(table.c.mac_address.in_(chunk)))
+                found += [DECODERS["ports"](_json(data)) for (data,) in rows]
+        return found
+
+    def host_statuses(self) -> tuple[int, float, list[dict[str, Any]]]:
+        """The revision, the database's clock and every process's last report."""
+        table = schema.host_status
+        now = (
+            "extract(epoch from clock_timestamp())"
+            if self.is_postgres
+            else ("(julianday('now') - 2440587.5) * 86400.0")
+        )
+        with self._failures("cannot read"), self._snapshot() as conn:
+            revision = int(conn.execute(_REVISION).scalar_one())
+            clock = float(conn.execute(text(f"SELECT {now}")).scalar_one())
+            rows = [dict(row._mapping) for row in conn.execute(select(table))]
+            feed_table = schema.host_feed
+            for row in rows:
+                pending = select(func.count()).where(
+                    feed_table.c.host == row["host"], feed_table.c.revision > row["applied"]
+                )
+                row["pending"] = int(conn.execute(pending).scalar_one())
+        return revision, clock, rows
 
     def watch(self) -> RevisionWatch:
         """A long-lived waiter for the revision to move (see :class:`RevisionWatch`)."""
