@@ -1,0 +1,108 @@
+"""``guestmeta serve --host``: one compute host's service answers for that host's servers
+only, follows its feed when servers move in and out, and reports to ``guestmeta status``.
+
+Both backends, a real service process over HTTP: PostgreSQL wakes it through the host's
+own NOTIFY channel, SQLite through its poll of the file.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from guestmeta.model import Plan, Topology
+from guestmeta.store import Store
+from tests.service.conftest import Service, filled_store, request, start_proxied, stop
+from tests.service.test_http import proxied
+
+PATH = "/openstack/latest/meta_data.json"
+HOST = "compute-01"
+GUESTMETA = str(Path(sys.executable).with_name("guestmeta"))
+
+
+@pytest.fixture
+def hosted(store_url: str, tmp_path: Path) -> Iterator[tuple[Service, Topology]]:
+    topology = filled_store(store_url)
+    service = start_proxied(
+        tmp_path, store_url, f'rate_limit = 0\naccess_log = false\nhost = "{HOST}"'
+    )
+    try:
+        yield service, topology
+    finally:
+        stop(service)
+
+
+def answer(service: Service, server_id: str) -> tuple[int, Any]:
+    reply = request(service.port, "GET", PATH, headers=proxied(server_id))
+    return reply.status, json.loads(reply.body) if reply.status == 200 else None
+
+
+def move(url: str, server_id: str, host: str) -> float:
+    def compute(current: Topology) -> Plan:
+        new = current.copy()
+        new.servers[server_id] = replace(current.servers[server_id], host=host)
+        return Plan.between(current, new)
+
+    with Store(url) as store:
+        store.change(compute)
+    return time.monotonic()
+
+
+def until(check: Any, committed: float, what: str, within: float = 1.0) -> None:
+    while not check():
+        assert time.monotonic() - committed < within, f"{what} not served in {within:g} s"
+        time.sleep(0.01)
+
+
+def test_answers_only_for_its_own_servers_and_follows_moves(
+    hosted: tuple[Service, Topology],
+) -> None:
+    service, topology = hosted
+    mine = sorted(s.id for s in topology.servers.values() if s.host == HOST)
+    others = sorted(s.id for s in topology.servers.values() if s.host not in (HOST, None))
+    assert len(mine) == 9 and len(others) == 27
+    for server_id in mine:
+        code, meta = answer(service, server_id)
+        assert code == 200 and meta["uuid"] == server_id
+    for server_id in others:
+        assert answer(service, server_id)[0] == 404, server_id
+
+    arriving, leaving = others[0], mine[0]
+    committed = move(service.db, arriving, HOST)
+    until(lambda: answer(service, arriving)[0] == 200, committed, "a server moved in")
+    committed = move(service.db, leaving, "compute-02")
+    until(lambda: answer(service, leaving)[0] == 404, committed, "a server moved out")
+    assert answer(service, mine[1])[0] == 200  # the others stay
+
+
+def test_status_shows_the_service_at_the_store_revision(
+    hosted: tuple[Service, Topology],
+) -> None:
+    service, topology = hosted
+    other = next(s.id for s in topology.servers.values() if s.host not in (HOST, None))
+    committed = move(service.db, other, HOST)
+    until(lambda: answer(service, other)[0] == 200, committed, "a server moved in")
+    deadline = time.monotonic() + 15  # reports go every 10 s
+    while True:
+        shown = subprocess.run(
+            [GUESTMETA, "--db", service.db, "status", "--format", "json"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        report = json.loads(shown.stdout)
+        rows = [h for h in report["hosts"] if h["host"] == HOST and h["role"] == "serve"]
+        if rows and rows[0]["applied"] == report["revision"]:
+            break
+        assert time.monotonic() < deadline, shown.stdout
+        time.sleep(0.5)
+    (row,) = rows
+    assert row["lag"] == 0 and row["pending"] == 0 and not row["stale"]
+    assert row["last_seen_s"] < 15 and row["failures"] == []
+    assert {h["host"] for h in report["hosts"]} == {HOST}  # only processes that reported
