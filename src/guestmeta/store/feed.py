@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 POLL = 30.0  # seconds between fallback polls of a host's feed
 REPORT_EVERY = 10.0  # seconds between a process's reports to host_status
+REPORT_SOON = 1.0  # at most this long after applying a revision, it is reported
 FAILURES_KEPT = 5
 SQLITE_TICK = 0.05  # seconds between looks at SQLite's data_version
 _SQLITE_NOW = "(julianday('now') - 2440587.5) * 86400.0"
@@ -134,6 +135,8 @@ class FeedWatch:
         self._version = -1
         self._next_poll = 0.0
         self._next_report = 0.0
+        self._reported = -1  # the applied revision last reported
+        self._last_report = 0.0
         self._started = False
         self.queries = 0  # every statement this watch sent, for the tests' count
 
@@ -177,6 +180,8 @@ class FeedWatch:
         current = after
         while True:
             now = time.monotonic()
+            if self.applied != self._reported:  # news for guestmeta status, soon
+                self._next_report = min(self._next_report, self._last_report + REPORT_SOON)
             if now >= self._next_report:
                 self.report()
             if now >= self._next_poll:
@@ -224,7 +229,9 @@ class FeedWatch:
         if not self.postgres:
             db.commit()
         self._started = True
-        self._next_report = time.monotonic() + self.report_every
+        self._reported = values[3]
+        self._last_report = time.monotonic()
+        self._next_report = self._last_report + self.report_every
 
     def close(self) -> None:
         if self._raw is not None:
