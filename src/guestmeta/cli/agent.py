@@ -84,7 +84,10 @@ def agent(
     # Our own loggers speak; libraries (Alembic, SQLAlchemy) only when something is wrong.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("guestmeta").setLevel(logging.DEBUG if verbose else logging.INFO)
-    with open_store() as store:
+    import socket
+
+    host = host or socket.gethostname()
+    with open_store(client=f"guestmeta agent {host}") as store:
         worker = Agent(
             store,
             uri=connect,

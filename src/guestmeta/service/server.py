@@ -241,7 +241,7 @@ def worker_apps(
 
     if settings.access_log:
         configure_access_log()
-    store = Store(db)
+    store = Store(db, client=f"guestmeta serve {settings.host}".strip(), pooled=not settings.host)
 
     def on_publish(snapshot: Snapshot) -> None:
         if published is not None:

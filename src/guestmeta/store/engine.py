@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 WRITE = "guestmeta_write"
 
@@ -39,7 +40,11 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, client: str | None = None, pooled: bool = True) -> Engine:
+    """The engine for ``url``. On PostgreSQL, ``client`` names the connections
+    (``application_name``, what ``pg_stat_activity`` shows) and ``pooled=False`` closes each
+    one after use: a host's agent or service then holds only its LISTEN connection at rest,
+    which is what a database shared by thousands of hosts can afford."""
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -49,7 +54,12 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    options: dict[str, Any] = {}
+    if client:
+        options["connect_args"] = {"application_name": client[:63]}
+    if not pooled:
+        return create_engine(url, poolclass=NullPool, **options)
+    return create_engine(url, pool_pre_ping=True, **options)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

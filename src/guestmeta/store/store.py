@@ -89,7 +89,15 @@ class StoreError(RuntimeError):
 
 
 class Store:
-    def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        engine: Engine | None = None,
+        client: str | None = None,
+        pooled: bool = True,
+    ) -> None:
+        """``client`` and ``pooled``: see :func:`guestmeta.store.engine.make_engine`."""
         self.url = url or default_url()
         # The topology at a revision, as this process last read or wrote it: a writer that
         # makes one change after another (a control plane) finds the revision unmoved under
@@ -97,7 +105,7 @@ class Store:
         # revision with every topology change, so an unmoved revision is this topology.
         self._cached: tuple[int, Topology] | None = None
         try:
-            self.engine = engine or make_engine(self.url)
+            self.engine = engine or make_engine(self.url, client, pooled)
             self.is_postgres = self.engine.dialect.name == "postgresql"
             # A current schema is seen in a plain read: opening the store must not queue
             # behind a writer (SQLite's BEGIN IMMEDIATE waits for a long apply to end).
