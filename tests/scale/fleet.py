@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -49,15 +49,24 @@ DATABASE = "fleet"
 SECRET = "fleet-proxy-secret"
 STOP_WAIT = 10.0  # seconds a process gets to end after SIGTERM
 # "2026-11-29 19:41:51,123 INFO instance-00000001: wrote live+config metadata
-#  (store revision 5): ..."
+#  (store revision 5): name" -- the why in parentheses is "connected", "store revision N", ...
 _WROTE = re.compile(
     r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ (\S+): wrote (\S+) metadata "
-    r"\(store revision (\d+)\)"
+    r"\((?:store revision (\d+)|[^)]*)\)"
 )
 _REMOVED = re.compile(
     r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ (\S+): no longer a server of host (\S+); "
     r"removed its element"
 )
+
+
+@dataclass(frozen=True)
+class Event:
+    """An agent's log line about one domain's element."""
+
+    time: float
+    kind: str  # "wrote" or "removed"
+    revision: int | None  # the store revision that caused a write, when it was one
 
 
 def log_time(stamp: str) -> float:
@@ -244,9 +253,12 @@ class Fleet:
         self.defined: dict[str, set[str]] = {h: set() for h in self.hosts}  # host -> server ids
         self.movable: list[str] = []
         self.moved: set[str] = set()  # servers a move was (perhaps) written for
+        self.last_change: dict[str, Change] = {}  # server id -> its last change known stored
+        self.uncertain: set[str] = set()  # servers whose last change may or may not be stored
         self.serve_has_host = False
         self.status_available = False
         self._write_lock = threading.Lock()
+        self._http = threading.local()
         self.timings: dict[str, float] = {}
 
     # -- life cycle -----------------------------------------------------------------
@@ -539,17 +551,30 @@ class Fleet:
 
     # -- asking the services ----------------------------------------------------------
 
-    @staticmethod
     def _get(
-        port: int, path: str, headers: dict[str, str], timeout: float = 5.0
+        self, port: int, path: str, headers: dict[str, str], timeout: float = 5.0
     ) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        try:
-            conn.request("GET", path, headers=headers)
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
+        """One GET on a kept-alive connection of this thread's (a new one when the
+        service closed the old: it keeps idle ones 5 s)."""
+        conns = self._http.__dict__.setdefault("conns", {})
+        for attempt in (1, 2):
+            conn = conns.get(port)
+            if conn is None:
+                conn = conns[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+            try:
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                body = response.read()
+                if response.will_close:
+                    conn.close()
+                    del conns[port]
+                return response.status, body
+            except (http.client.HTTPException, OSError):
+                conn.close()
+                del conns[port]
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def metadata(self, host: str, server_id: str) -> tuple[int, Any]:
         """meta_data.json as ``host``'s service gives it to ``server_id`` through the
@@ -575,6 +600,34 @@ class Fleet:
             return None
         return int(data["meta"]["gen"])
 
+    def stale_answers(self, state: dict[str, tuple[str, int]], ids: Iterable[str]) -> list[str]:
+        """One line per server of ``ids`` whose host (as ``state``, the store, says) does
+        not answer with the store's gen."""
+        lines = []
+        for sid in ids:
+            host, gen = state[sid]
+            status, data = self.metadata(host, sid)
+            if status != 200:
+                lines.append(f"{host} answers {status} for its server {sid}")
+            elif int(data["meta"]["gen"]) != gen or data["uuid"] != sid:
+                lines.append(
+                    f"{host} serves gen {data['meta']['gen']} of {data['uuid']} "
+                    f"for {sid}, the store has gen {gen}"
+                )
+        return lines
+
+    def foreign_answers(self, state: dict[str, tuple[str, int]], ids: Iterable[str]) -> list[str]:
+        """One line per (host, server of ``ids``) where the store places the server
+        elsewhere and that host does not answer 404."""
+        lines = []
+        for sid in ids:
+            for host in self.hosts:
+                if host != state[sid][0]:
+                    status, _ = self.metadata(host, sid)
+                    if status != 404:
+                        lines.append(f"{host} answers {status} for {sid} of {state[sid][0]}")
+        return lines
+
     # -- changes ----------------------------------------------------------------------
 
     def _apply(self, items: list[dict[str, Any]]) -> int:
@@ -596,12 +649,16 @@ class Fleet:
 
     def change_servers(self, ids: Iterable[str]) -> Change:
         """Bump the ``gen`` of ``ids`` in one store change."""
+        ids = list(ids)
         with self._write_lock:
             items = [self._bumped(self.items[sid]) for sid in ids]
             before = time.time()
+            self.uncertain.update(ids)
             revision = self._apply(items)
             change = Change(revision, time.time(), before=before)
             for item in items:
+                self.uncertain.discard(item["id"])
+                self.last_change[item["id"]] = change
                 self.items[item["id"]] = item
                 server = self.servers[item["id"]]
                 server.gen = int(item["metadata"]["gen"])
@@ -620,9 +677,12 @@ class Fleet:
             item["OS-EXT-SRV-ATTR:host"] = new_host
             # Marked before the write: a failed write may have committed all the same.
             self.moved.add(server_id)
+            self.uncertain.add(server_id)
             before = time.time()
             revision = self._apply([item])
             change = Change(revision, time.time(), before=before)
+            self.uncertain.discard(server_id)
+            self.last_change[server_id] = change
             self.items[server_id] = item
             server.host, server.gen = new_host, int(item["metadata"]["gen"])
             change.expect.append((new_host, server_id, server.gen))
@@ -638,21 +698,21 @@ class Fleet:
 
     # -- how long a change takes to reach the hosts -------------------------------------
 
-    def agent_writes(self, host: str) -> list[tuple[float, str, int]]:
-        """(time, domain, store revision) of every element write in ``host``'s agent log."""
-        found = []
+    def agent_events(self, host: str) -> dict[str, list[Event]]:
+        """Domain -> what ``host``'s agent logged doing to its element, in order."""
+        found: dict[str, list[Event]] = {}
         for line in self.agents[host].log.read_text(errors="replace").splitlines():
             m = _WROTE.match(line)
             if m:
-                found.append((log_time(m.group(1)), m.group(2), int(m.group(4))))
-        return found
-
-    def agent_removals(self, host: str) -> list[tuple[float, str]]:
-        found = []
-        for line in self.agents[host].log.read_text(errors="replace").splitlines():
+                revision = int(m.group(4)) if m.group(4) else None
+                found.setdefault(m.group(2), []).append(
+                    Event(log_time(m.group(1)), "wrote", revision)
+                )
+                continue
             m = _REMOVED.match(line)
             if m:
-                found.append((log_time(m.group(1)), m.group(2)))
+                event = Event(log_time(m.group(1)), "removed", None)
+                found.setdefault(m.group(2), []).append(event)
         return found
 
     def latency(self, change: Change, timeout: float = 30.0, poll: float = 0.02) -> float:
@@ -682,12 +742,12 @@ class Fleet:
         for host, sid, gen in change.expect:
             domain = self.servers[sid].domain
             while True:
-                if gen is None:
-                    times = [t for t, d in self.agent_removals(host)
-                             if d == domain and t >= change.before - 0.002]  # fmt: skip
-                else:
-                    times = [t for t, d, r in self.agent_writes(host)
-                             if d == domain and r >= change.revision]  # fmt: skip
+                events = self.agent_events(host).get(domain, [])
+                if gen is None:  # its element removed after the change was made
+                    since = change.before - 0.002  # the log's times are cut to milliseconds
+                    times = [e.time for e in events if e.kind == "removed" and e.time >= since]
+                else:  # written because of this revision or a later one
+                    times = [e.time for e in events if (e.revision or -1) >= change.revision]
                 if times:
                     latest = max(latest, min(times))
                     break
@@ -787,10 +847,4 @@ class Fleet:
         return json.loads(done.stdout)
 
 
-@contextlib.contextmanager
-def running(**kwargs: Any) -> Iterator[Fleet]:
-    with Fleet(**kwargs) as fleet:
-        yield fleet
-
-
-__all__ = ["Change", "Fleet", "FleetPostgres", "ServerInfo", "sign"]
+__all__ = ["Change", "Event", "Fleet", "FleetPostgres", "ServerInfo", "sign"]
