@@ -101,7 +101,9 @@ def put(dom: Any, path: str) -> list[str]:
     """Make our cdrom hold ``path`` in the definitions it can: what changed ("live",
     "config", "config (added)"), empty when both already hold it."""
     done: list[str] = []
-    for flag in affected(dom):
+    # The saved definition first: when QEMU refuses the live change, the next start
+    # still brings the new image.
+    for flag in sorted(affected(dom), key=lambda f: f != CONFIG):
         xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if flag == CONFIG else 0)
         have = find(xml)
         if have is None:
