@@ -71,6 +71,26 @@ class PostgresCluster:
             conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         return self.url(name)
 
+    def replica(self, port: int) -> PostgresCluster:
+        """A hot standby of this cluster, streaming from it (``pg_basebackup -R``), started
+        on ``port``; stop it like any cluster."""
+        standby = PostgresCluster(fast=self.fast, port=port)
+        if standby.user:
+            entry = pwd.getpwnam(standby.user)
+            os.chown(standby.dir, entry.pw_uid, entry.pw_gid)
+        # A standby needs at least the primary's max_connections.
+        options = f"-k {standby.dir} -c listen_addresses='' -p {port} -c max_connections=200"
+        try:
+            standby._run("pg_basebackup", "-h", str(self.dir), "-p", str(self.port),
+                         "-U", "postgres", "-D", str(standby.data), "-R", "-X", "stream")  # fmt: skip
+            standby._run("pg_ctl", "-D", str(standby.data), "-o", options,
+                         "-l", str(standby.dir / "log"), "-w", "-t", "60", "start")  # fmt: skip
+        except subprocess.CalledProcessError:
+            shutil.rmtree(standby.dir, ignore_errors=True)
+            raise
+        standby.pid = int((standby.data / "postmaster.pid").read_text().splitlines()[0])
+        return standby
+
     def stop(self) -> None:
         if self.pid is not None:
             try:

@@ -49,6 +49,16 @@ def agent(
     ] = FileSystem.iso9660,
     vendor_dir: VendorDirOption = None,
     dhcp_domain: DhcpDomainOption = DEFAULT_DHCP_DOMAIN,
+    feed_db: Annotated[
+        str | None,
+        typer.Option(
+            "--feed-db",
+            envvar="GUESTMETA_FEED_DB",
+            metavar="URL",
+            help="a read replica of the PostgreSQL store for this host's servers "
+            "(waiting and writes stay on --db)",
+        ),
+    ] = None,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="also log every check")
     ] = 0,
@@ -87,7 +97,7 @@ def agent(
     import socket
 
     host = host or socket.gethostname()
-    with open_store(client=f"guestmeta agent {host}") as store:
+    with open_store(client=f"guestmeta agent {host}", replica=feed_db) as store:
         worker = Agent(
             store,
             uri=connect,

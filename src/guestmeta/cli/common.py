@@ -80,11 +80,14 @@ def store_url(fallback: str | None = None) -> str:
     return normalize_url(_state.get("db") or fallback or default_url())
 
 
-def open_store(fallback: str | None = None, *, client: str | None = None) -> Store:
+def open_store(
+    fallback: str | None = None, *, client: str | None = None, replica: str | None = None
+) -> Store:
     """The store of ``--db`` (or ``GUESTMETA_DB``), else ``fallback``, else the default.
 
     ``client``: a long-running process of one host, which names its connections and holds
-    none but its LISTEN connection at rest (see ``guestmeta.store.engine.make_engine``).
+    none but its LISTEN connection at rest (see ``guestmeta.store.engine.make_engine``);
+    ``replica``: a read replica for its host's copy.
     """
     # Imported here: commands that never open the store start faster without SQLAlchemy.
     from guestmeta.store import Store, StoreError
@@ -92,7 +95,7 @@ def open_store(fallback: str | None = None, *, client: str | None = None) -> Sto
     try:
         if client is None:
             return Store(store_url(fallback))
-        return Store(store_url(fallback), client=client, pooled=False)
+        return Store(store_url(fallback), client=client, pooled=False, replica=replica)
     except StoreError as exc:
         fail(f"guestmeta: {exc}")
 

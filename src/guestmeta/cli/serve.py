@@ -32,6 +32,14 @@ def serve(
     admin_listen: Annotated[
         str | None, typer.Option(help="ADDR:PORT for /healthz and /metrics")
     ] = None,
+    feed_db: Annotated[
+        str | None,
+        typer.Option(
+            "--feed-db",
+            metavar="URL",
+            help="with --host: a read replica of the PostgreSQL store for this host's servers",
+        ),
+    ] = None,
     host: Annotated[
         str | None,
         typer.Option(
@@ -59,6 +67,8 @@ def serve(
             if not host.strip():
                 raise SettingsError("--host: empty; give the store's name for this host")
             overrides["host"] = host
+        if feed_db is not None:
+            overrides["feed_db"] = feed_db
         if listen:
             overrides["listeners"] = tuple(
                 Listener(Endpoint.parse(item, "--listen")) for item in listen

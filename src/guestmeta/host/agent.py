@@ -143,12 +143,15 @@ class Agent:
 
     # -- the store -------------------------------------------------------------------
 
-    def reload(self) -> tuple[list[str], list[str]]:
+    def reload(self, at_least: int = -1) -> tuple[list[str], list[str]]:
         """Catch up with this host's feed (the first time: read its servers); return the
         domains whose desired element changed, and those of them that lost a port (their
         NICs are checked before the element is written)."""
         before = self.copy
-        copy = self.store.read_host(self.host) if before is None else self.store.catch_up(before)
+        if before is None:
+            copy = self.store.read_host(self.host, at_least)
+        else:
+            copy = self.store.catch_up(before, at_least)
         self.copy = copy
         self.feed.applied = copy.revision
         if before is not None and copy.closures is before.closures:
@@ -510,7 +513,7 @@ class Agent:
     def _handle(self, work: _Work) -> None:
         reloaded = work.revision > self.revision
         if reloaded:
-            changed, lost_ports = self.reload()
+            changed, lost_ports = self.reload(work.revision)
             why = f"store revision {self.revision}"
             for name in changed:
                 if work.full is None or name in lost_ports:

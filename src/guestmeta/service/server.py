@@ -241,7 +241,12 @@ def worker_apps(
 
     if settings.access_log:
         configure_access_log()
-    store = Store(db, client=f"guestmeta serve {settings.host}".strip(), pooled=not settings.host)
+    store = Store(
+        db,
+        client=f"guestmeta serve {settings.host}".strip(),
+        pooled=not settings.host,
+        replica=settings.feed_db or None,
+    )
 
     def on_publish(snapshot: Snapshot) -> None:
         if published is not None:

@@ -92,6 +92,8 @@ class Settings:
     # Serve only the servers the store places on this compute host, from its feed; empty:
     # every server in the store (one host with its own store).
     host: str = ""
+    # A read replica of the PostgreSQL store, for the host's copy (with ``host`` only).
+    feed_db: str = ""
     dhcp_domain: str = "novalocal"
     proxy_shared_secret: str = ""
     trusted_proxies: tuple[str, ...] = ()
@@ -149,6 +151,7 @@ _SCALARS: dict[str, type] = {
     "workers": int,
     "db": str,
     "host": str,
+    "feed_db": str,
     "dhcp_domain": str,
     "proxy_shared_secret": str,
     "require_tokens": bool,
@@ -270,6 +273,8 @@ def _check(settings: Settings) -> None:
         )
     if not settings.listeners:
         raise SettingsError("listen: at least one listener")
+    if settings.feed_db and not settings.host:
+        raise SettingsError("feed_db: a replica serves a host's feed; set host too")
     for listener in settings.listeners:
         if listener.mode == PROXY and not settings.proxy_shared_secret:
             raise SettingsError(

@@ -146,15 +146,21 @@ class Follower:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def refresh(self) -> bool:
-        """Build and publish a new snapshot if the revision moved; True if it did."""
+    def refresh(self, at_least: int = -1) -> bool:
+        """Build and publish a new snapshot if the revision moved; True if it did.
+
+        ``at_least``: the feed revision the watch reported, which a replica must have
+        replayed before the host's copy is read there."""
         if self.host is None:
             revision, topology, nic_addresses = self.store.load_at()
             if self.current is not None and revision == self.current.revision:
                 return False
         else:
             old = self.copy
-            copy = self.store.read_host(self.host) if old is None else self.store.catch_up(old)
+            if old is None:
+                copy = self.store.read_host(self.host, at_least)
+            else:
+                copy = self.store.catch_up(old, at_least)
             self.copy = copy
             if self.watch is not None:
                 self.watch.applied = copy.revision
@@ -198,8 +204,9 @@ class Follower:
                 current = self.current.revision if self.current else -1
                 if self.copy is not None:  # the feed's revisions are the copy's
                     current = self.copy.revision
-                if watch.wait(current, self.interval) > current or stale:
-                    self.refresh()
+                latest = watch.wait(current, self.interval)
+                if latest > current or stale:
+                    self.refresh(latest)
                 stale = False
                 delay = self.interval
             except Exception as exc:  # keep the last good snapshot serving

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +32,8 @@ from guestmeta.store.migrate import HEAD, MigrationError, current_revision, upgr
 
 CHANNEL = "guestmeta_revision"
 POLL_INTERVAL = 0.05
+REPLICA_WAIT = 1.0  # seconds a host's read waits for a replica to replay a change
+log = logging.getLogger(__name__)
 _REVISION = select(schema.state.c.value).where(schema.state.c.key == "revision")
 _REVISION_SQL = "SELECT value FROM state WHERE key = 'revision'"
 
@@ -96,8 +99,11 @@ class Store:
         engine: Engine | None = None,
         client: str | None = None,
         pooled: bool = True,
+        replica: str | None = None,
     ) -> None:
-        """``client`` and ``pooled``: see :func:`guestmeta.store.engine.make_engine`."""
+        """``client`` and ``pooled``: see :func:`guestmeta.store.engine.make_engine`.
+        ``replica``: a read replica of a PostgreSQL store, for a host's copy (see
+        :meth:`read_host`); everything else, waiting included, stays on ``url``."""
         self.url = url or default_url()
         # The topology at a revision, as this process last read or wrote it: a writer that
         # makes one change after another (a control plane) finds the revision unmoved under
@@ -106,6 +112,7 @@ class Store:
         self._cached: tuple[int, Topology] | None = None
         try:
             self.engine = engine or make_engine(self.url, client, pooled)
+            self.replica = make_engine(replica, client, pooled) if replica else None
             self.is_postgres = self.engine.dialect.name == "postgresql"
             # A current schema is seen in a plain read: opening the store must not queue
             # behind a writer (SQLite's BEGIN IMMEDIATE waits for a long apply to end).
@@ -121,6 +128,8 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.replica is not None:
+            self.replica.dispose()
 
     def __enter__(self) -> Store:
         return self
@@ -351,24 +360,48 @@ class Store:
     # -- one host's view: the per-host feed --------------------------------------------
 
     @contextmanager
-    def _snapshot(self) -> Iterator[Connection]:
+    def _snapshot(self, engine: Engine | None = None) -> Iterator[Connection]:
         """A read transaction that sees one commit throughout (REPEATABLE READ on
         PostgreSQL, whose default lets two statements see different commits)."""
-        with self.engine.connect() as conn:
+        with (engine or self.engine).connect() as conn:
             if self.is_postgres:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
 
-    def read_host(self, host: str) -> HostCopy:
-        """Every server on ``host`` with what its documents read, at one revision."""
-        with self._failures("cannot read"), self._snapshot() as conn:
-            return read_host(conn, host)
+    def read_host(self, host: str, at_least: int = -1) -> HostCopy:
+        """Every server on ``host`` with what its documents read, at one revision.
 
-    def catch_up(self, copy: HostCopy) -> HostCopy:
-        """``copy`` brought up to date from the host's feed (see :func:`closure.catch_up`)."""
+        With a replica, it is read there unless the replica is below ``at_least`` (the
+        revision the caller was notified of) for longer than ``REPLICA_WAIT``; then, or
+        when the replica cannot be read, from the primary.
+        """
+        return self._host_read(lambda conn: read_host(conn, host), at_least)
+
+    def catch_up(self, copy: HostCopy, at_least: int = -1) -> HostCopy:
+        """``copy`` brought up to date from the host's feed (see :func:`closure.catch_up`);
+        never to a revision below its own, whichever database answers."""
+        return self._host_read(lambda conn: catch_up(conn, copy), max(at_least, copy.revision))
+
+    def _host_read(self, read: Callable[[Connection], HostCopy], at_least: int) -> HostCopy:
+        if self.replica is not None:
+            deadline = time.monotonic() + REPLICA_WAIT
+            while True:
+                try:
+                    with self._snapshot(self.replica) as conn:
+                        found = read(conn)
+                except SQLAlchemyError as exc:
+                    log.warning("replica unreadable, reading the primary: %s", _reason(exc))
+                    break
+                if found.revision >= at_least:
+                    return found
+                if time.monotonic() >= deadline:
+                    log.info("replica at revision %d, below %d: reading the primary",
+                             found.revision, at_least)  # fmt: skip
+                    break
+                time.sleep(POLL_INTERVAL)
         with self._failures("cannot read"), self._snapshot() as conn:
-            return catch_up(conn, copy)
+            return read(conn)
 
     def feed_watch(self, host: str, role: str, **timing: float) -> feed.FeedWatch:
         """A long-lived waiter on ``host``'s feed that also reports for one process."""
