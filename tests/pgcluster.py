@@ -81,8 +81,8 @@ class PostgresCluster:
         # A standby needs at least the primary's max_connections.
         options = f"-k {standby.dir} -c listen_addresses='' -p {port} -c max_connections=200"
         try:
-            standby._run("pg_basebackup", "-h", str(self.dir), "-p", str(self.port),
-                         "-U", "postgres", "-D", str(standby.data), "-R", "-X", "stream")  # fmt: skip
+            standby._run("pg_basebackup", "-h", str(self.dir), "-p", str(self.port), "-U",
+                         "postgres", "-D", str(standby.data), "-R", "-X", "stream")  # fmt: skip
             standby._run("pg_ctl", "-D", str(standby.data), "-o", options,
                          "-l", str(standby.dir / "log"), "-w", "-t", "60", "start")  # fmt: skip
         except subprocess.CalledProcessError:
