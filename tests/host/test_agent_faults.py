@@ -41,13 +41,9 @@ class FlakyStore:
             self.failures -= 1
             raise OperationalError("SELECT", {}, Exception("server closed the connection"))
 
-    def read_host(self, host: str) -> Any:
+    def follow_host(self, host: str, copy: Any, at_least: int = -1) -> Any:
         self._fail()
-        return self.store.read_host(host)
-
-    def catch_up(self, copy: Any) -> Any:
-        self._fail()
-        return self.store.catch_up(copy)
+        return self.store.follow_host(host, copy, at_least)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)

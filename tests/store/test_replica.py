@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import psycopg
@@ -13,6 +14,7 @@ import pytest
 from guestmeta.apply import load_document, plan_apply
 from guestmeta.model import Plan, Topology
 from guestmeta.store import Store
+from guestmeta.store.closure import HostCopy
 from tests.conftest import DUMP, DUMP_FILES
 from tests.pgcluster import PostgresCluster
 from tests.store.test_store import WEB01
@@ -41,6 +43,20 @@ def standby_sql(standby: PostgresCluster, sql: str) -> None:
         autocommit=True,
     ) as conn:  # fmt: skip
         conn.execute(sql)
+
+
+@contextmanager
+def primary_and_host(
+    primary: PostgresCluster, standby: PostgresCluster
+) -> Iterator[tuple[Store, Store, HostCopy]]:
+    """The control plane's store, a host's store with the replica, and the host's copy."""
+    with (
+        Store(primary.url("feeds")) as store,
+        Store(primary.url("feeds"), replica=standby.url("feeds")) as host,
+    ):
+        name = store.load().servers[WEB01].host
+        assert name
+        yield store, host, host.read_host(name, at_least=store.revision())
 
 
 def set_meta(store: Store, value: str) -> int:

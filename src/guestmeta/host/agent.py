@@ -148,10 +148,7 @@ class Agent:
         domains whose desired element changed, and those of them that lost a port (their
         NICs are checked before the element is written)."""
         before = self.copy
-        if before is None:
-            copy = self.store.read_host(self.host, at_least)
-        else:
-            copy = self.store.catch_up(before, at_least)
+        copy = self.store.follow_host(self.host, before, at_least)
         self.copy = copy
         self.feed.applied = copy.revision
         if before is not None and copy.closures is before.closures:

@@ -157,10 +157,7 @@ class Follower:
                 return False
         else:
             old = self.copy
-            if old is None:
-                copy = self.store.read_host(self.host, at_least)
-            else:
-                copy = self.store.catch_up(old, at_least)
+            copy = self.store.follow_host(self.host, old, at_least)
             self.copy = copy
             if self.watch is not None:
                 self.watch.applied = copy.revision

@@ -383,6 +383,12 @@ class Store:
         never to a revision below its own, whichever database answers."""
         return self._host_read(lambda conn: catch_up(conn, copy), max(at_least, copy.revision))
 
+    def follow_host(self, host: str, copy: HostCopy | None, at_least: int = -1) -> HostCopy:
+        """``copy`` caught up, or the host read whole when there is none yet."""
+        if copy is None:
+            return self.read_host(host, at_least)
+        return self.catch_up(copy, at_least)
+
     def _host_read(self, read: Callable[[Connection], HostCopy], at_least: int) -> HostCopy:
         if self.replica is not None:
             deadline = time.monotonic() + REPLICA_WAIT
