@@ -106,6 +106,15 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
+def _group(pid: int) -> int | None:
+    """The process group of ``pid``, or None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2 :].split()[2])
+
+
 class FleetPostgres(PostgresCluster):
     """:class:`PostgresCluster` with room for many connections, and a restart that keeps
     its data directory and port."""
@@ -225,7 +234,6 @@ class Fleet:
         movable: int = 4,
         batch: int = 10,
         interval: float = 600.0,
-        seed: int = 11,
         log: Any = None,
     ) -> None:
         if hosts < 2:
@@ -239,7 +247,6 @@ class Fleet:
         self.movable_count = min(movable, servers_per_host)
         self.batch = batch
         self.interval = interval
-        self.rng = random.Random(seed)
         self.say = log or (lambda text: None)
         self.cluster: FleetPostgres | None = None
         self.url = ""
@@ -297,7 +304,9 @@ class Fleet:
         self.say(f"started {len(self.procs)} processes in {self.timings['processes_s']:.1f} s")
 
     def stop(self) -> None:
-        """End every process started here, by its PID, then the cluster."""
+        """End every process started here, by its PID (the services' workers too), then
+        the cluster."""
+        workers = {p.pid: children(p.pid) for p in self.procs if p.kind == "serve"}
         for proc in self.procs:
             if proc.popen.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -307,16 +316,13 @@ class Fleet:
             try:
                 proc.popen.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                # the serve supervisor's workers are in its session: end them too
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.popen.kill()
                 proc.popen.wait()
-        # Workers of a serve whose supervisor died leave nothing behind: they are daemons of
-        # the supervisor and in its process group; kill the group in case one lingers.
-        for proc in self.procs:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        for parent, pids in workers.items():  # a worker its supervisor did not end
+            for pid in pids:
+                if _group(pid) == parent:  # still ours (a PID is not reused that soon)
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
         if self.store is not None:
             with contextlib.suppress(Exception):
                 self.store.close()
@@ -634,7 +640,7 @@ class Fleet:
         assert self.store is not None
         document = load_document("change.json", text=json.dumps({"servers": items}))
         result = self.store.change(lambda current: plan_apply(current, [document]))
-        return result.revision
+        return int(result.revision)
 
     @staticmethod
     def _bumped(item: dict[str, Any]) -> dict[str, Any]:
@@ -844,7 +850,8 @@ class Fleet:
         )
         if not done.stdout.strip():
             raise RuntimeError(f"guestmeta status failed ({done.returncode}): {done.stderr}")
-        return json.loads(done.stdout)
+        report: dict[str, Any] = json.loads(done.stdout)
+        return report
 
 
 __all__ = ["Change", "Event", "Fleet", "FleetPostgres", "ServerInfo", "sign"]
