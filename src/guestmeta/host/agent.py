@@ -378,7 +378,12 @@ class Agent:
         ``devices`` needs it, and only libvirt knows it)."""
         ours = {p.mac_address.lower() for p in self.topology.index.ports(server_id)}
         found = {mac: self.buses[mac] for mac in macs if mac in ours and mac in self.buses}
-        if self.reported.get(server_id) == found:
+        known = self.reported.get(server_id)
+        closure = self.copy.closures.get(server_id) if self.copy is not None else None
+        if known is None and closure is not None:  # what the store has: no write to repeat it
+            known = {mac: (bus, at) for mac, bus, at in closure.nics}
+        if known == found:
+            self.reported[server_id] = found
             return
         try:
             self.store.set_nic_addresses(server_id, found)

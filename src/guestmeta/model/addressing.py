@@ -8,6 +8,7 @@ network, broadcast or gateway address.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import secrets
@@ -44,9 +45,14 @@ def random_mac(taken: set[str]) -> str:
             return mac
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def parse_ip(value: str) -> IPAddress:
     """An address; an IPv6 zone id (``%eth1``) is refused: it names a host's link, not an
-    address, and would make one address look like two to every comparison."""
+    address, and would make one address look like two to every comparison.
+
+    Remembered (the objects are immutable): every plan checks every port's addresses of
+    the whole store again, and parsing them was half the time of a one-server change on
+    a store of 20,000 servers."""
     if "%" not in value and len(value) <= 64:
         try:
             return ipaddress.ip_address(value.strip())

@@ -44,7 +44,9 @@ def diff(old: Topology, new: Topology) -> list[Change]:
         for ident, item in after.items():
             if ident not in before:
                 changes.append(Change(kind, ident, "create"))
-            elif before[ident] != item or _seq(before[ident]) != _seq(item):
+            elif before[ident] is not item and (  # a copy shares what it did not change
+                before[ident] != item or _seq(before[ident]) != _seq(item)
+            ):
                 changes.append(Change(kind, ident, "update"))
         changes += [Change(kind, i, "delete") for i in before if i not in after]
     return changes
