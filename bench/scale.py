@@ -10,7 +10,9 @@ domains) and ``guestmeta serve`` (one Neutron-proxy listener, ``--host``), all o
   every tenth change is a move to another host (its old host must answer 404 and remove
   the element);
 - the fleet's transactions per second per host on the store at rest (30 s, nothing changing);
-- each process's resident memory (the targets are set for 500 servers per host).
+- each process's resident memory (the targets are set for 500 servers per host);
+- beside them, the baseline: what a host reads for one change through its feed against
+  reading the whole store, as every host did per change before the feed.
 
 Prints a table; the last line is one JSON object.
 
@@ -78,6 +80,25 @@ def main() -> None:
         fleet.latency(rate_changes[-1], timeout=120)  # the fleet caught up before timing
         print(f"apply rate: {results['apply_rate']} changes/s", flush=True)
 
+        # The baseline: what one host reads for one change of one of its servers, through
+        # its feed, against reading the whole store (what every host did per change before
+        # the feed, and what still grows with every other host's servers).
+        host = fleet.hosts[0]
+        copy = fleet.store.read_host(host)
+        feed_s, whole_s = [], []
+        for _ in range(5):
+            fleet.change_servers([rng.choice(fleet.on_host[host])])
+            began = time.perf_counter()
+            copy = fleet.store.catch_up(copy)
+            feed_s.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            fleet.store.load()
+            whole_s.append(time.perf_counter() - began)
+        results["host_read_per_change_s"] = {
+            "feed": round(statistics.median(feed_s), 4),
+            "whole_store_baseline": round(statistics.median(whole_s), 3),
+        }
+
         # One change at a time, each followed to every host it affects.
         delays, move_delays = [], []
         movable = list(fleet.movable)
@@ -133,6 +154,9 @@ def main() -> None:
         f"started in {results['start_s']} s"
     )
     row("apply rate (single-server changes/s)", results["apply_rate"], "")
+    reads = results["host_read_per_change_s"]
+    row("a host's read for one change, feed (s)", reads["feed"],
+        f"baseline: the whole store, {reads['whole_store_baseline']} s")  # fmt: skip
     row("change -> every affected host, p50 (s)", results["change_to_host_p50_s"], "")
     row("change -> every affected host, p99 (s)", results["change_to_host_p99_s"],
         f"target < {TARGET_P99_S}")  # fmt: skip

@@ -73,7 +73,8 @@ class PostgresCluster:
 
     def replica(self, port: int) -> PostgresCluster:
         """A hot standby of this cluster, streaming from it (``pg_basebackup -R``), started
-        on ``port``; stop it like any cluster."""
+        on ``port``; stop it like any cluster. The base backup asks for a fast checkpoint:
+        the default spreads it over minutes."""
         standby = PostgresCluster(fast=self.fast, port=port)
         if standby.user:
             entry = pwd.getpwnam(standby.user)
@@ -81,8 +82,9 @@ class PostgresCluster:
         # A standby needs at least the primary's max_connections.
         options = f"-k {standby.dir} -c listen_addresses='' -p {port} -c max_connections=200"
         try:
-            standby._run("pg_basebackup", "-h", str(self.dir), "-p", str(self.port), "-U",
-                         "postgres", "-D", str(standby.data), "-R", "-X", "stream")  # fmt: skip
+            standby._run("pg_basebackup", "-h", str(self.dir), "-p", str(self.port),
+                         "-U", "postgres", "-D", str(standby.data),
+                         "-R", "-X", "stream", "-c", "fast")  # fmt: skip
             standby._run("pg_ctl", "-D", str(standby.data), "-o", options,
                          "-l", str(standby.dir / "log"), "-w", "-t", "60", "start")  # fmt: skip
         except subprocess.CalledProcessError:
