@@ -448,7 +448,12 @@ class Fleet:
 
     @property
     def env(self) -> dict[str, str]:
-        return dict(os.environ, GUESTMETA_DB=self.url)
+        """The hosts' environment. Bytecode goes to a cache in the work directory (nothing is
+        written into the tree), so that 150 processes do not each compile every module:
+        with PYTHONDONTWRITEBYTECODE, as on this machine, that was half a second of CPU per
+        process, a minute of the fleet's start."""
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        return dict(env, GUESTMETA_DB=self.url, PYTHONPYCACHEPREFIX=str(self.workdir / "pycache"))
 
     def _probe_commands(self) -> None:
         """Which of the flags and commands being added exist in this guestmeta."""
