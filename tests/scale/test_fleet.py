@@ -144,6 +144,18 @@ def agent_problems(fleet: Fleet, state: dict[str, tuple[str, int]], ids: list[st
     return lines
 
 
+def applied_twice(fleet: Fleet) -> list[str]:
+    """Domains whose element an agent wrote twice for one store revision: a change read
+    again after a reconnect, and applied again."""
+    lines = []
+    for host in fleet.hosts:
+        for domain, events in fleet.agent_events(host).items():
+            revisions = [e.revision for e in events if e.kind == "wrote" and e.revision]
+            if len(revisions) != len(set(revisions)):
+                lines.append(f"{host}: {domain} written at revisions {revisions}")
+    return lines
+
+
 def test_fleet_converges_after_postgres_restart_and_killed_backends(tmp_path: Path) -> None:
     marks: dict[str, float] = {}
     started = time.monotonic()
@@ -226,6 +238,8 @@ def test_fleet_converges_after_postgres_restart_and_killed_backends(tmp_path: Pa
             if problems:
                 time.sleep(1)
         assert not problems, f"{len(problems)} not converged: " + "; ".join(problems[:20])
+        twice = applied_twice(fleet)
+        assert not twice, f"{len(twice)} applied twice: " + "; ".join(twice[:10])
         marks["converged"] = time.monotonic() - started
 
         # The whole fleet, every server on its host (what fails is asked again, until the

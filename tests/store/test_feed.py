@@ -3,6 +3,7 @@ copy against the whole store, catching up, waking up, and the reports of ``statu
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from dataclasses import replace
@@ -19,6 +20,7 @@ from guestmeta.model import Plan, Topology
 from guestmeta.store import Store, schema
 from guestmeta.store.closure import HostCopy
 from tests.conftest import DUMP, DUMP_FILES
+from tests.model.test_affected import edits
 from tests.store.test_store import K8S01, NET_PRIVATE, PORT_WEB01, WEB01
 
 HOSTS = ["compute-01", "compute-02", "compute-03", "compute-04"]
@@ -241,3 +243,19 @@ def test_reports_show_applied_revisions_pending_work_and_failures(dump: Store) -
         assert row["pending"] == 1 and row["started_at"] == started
     finally:
         watch.close()
+
+
+def test_address_rows_follow_random_edits(dump: Store) -> None:
+    """The writer rewrites only the address rows of ports a change can alter; after any
+    edit the table still equals every fixed IP of the store with the server it serves."""
+    rng = random.Random(3)
+    table = schema.fixed_ips
+    columns = (table.c.network_id, table.c.subnet_id, table.c.ip_address, table.c.port_id)
+    for _ in range(25):
+        current = dump.load()
+        new = edits(current, rng)
+        dump.change(lambda c, new=new: Plan.between(c, new))
+        whole = dump.load()
+        with dump.engine.connect() as conn:
+            stored = set(conn.execute(select(*columns, table.c.server_id)))
+        assert stored == set(whole.index.address_rows())

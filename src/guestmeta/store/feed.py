@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from guestmeta.model import Change, Topology
-from guestmeta.model.affected import touched_servers
+from guestmeta.model import Topology
 from guestmeta.store import schema
 
 if TYPE_CHECKING:
@@ -50,10 +49,10 @@ def channel(host: str) -> str:
     return "guestmeta_host_" + hashlib.sha256(host.encode()).hexdigest()[:32]
 
 
-def hosts_touched(old: Topology, new: Topology, changes: Iterable[Change]) -> dict[str, set[str]]:
-    """Host -> the servers a change touched there, on the host they left and the new one."""
+def hosts_of(touched: Iterable[str], old: Topology, new: Topology) -> dict[str, set[str]]:
+    """Host -> the servers of ``touched`` there, on the host they left and the new one."""
     found: dict[str, set[str]] = {}
-    for server_id in touched_servers(old, new, changes):
+    for server_id in touched:
         for topology in (old, new):
             server = topology.servers.get(server_id)
             if server is not None and server.host:

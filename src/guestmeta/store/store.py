@@ -13,7 +13,7 @@ import ipaddress
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from guestmeta.model import KINDS, Change, InvalidItem, Plan, Server, Topology, noun
+from guestmeta.model.affected import touched_servers
 from guestmeta.model.errors import shown
 from guestmeta.store import feed, schema
 from guestmeta.store.closure import HostCopy, catch_up, read_host
@@ -70,21 +71,45 @@ def _row(kind: str, item: Any) -> dict[str, Any]:
     return row
 
 
-def _address_rows(topology: Topology) -> dict[str, list[dict[str, Any]]]:
+def _address_rows(topology: Topology, port_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    """The ``fixed_ips`` rows of the ports ``port_ids`` (those ``topology`` has)."""
+    index = topology.index
     rows: dict[str, list[dict[str, Any]]] = {}
-    for network_id, subnet_id, address, port_id, server_id in topology.index.address_rows():
-        per_port = rows.setdefault(port_id, [])
-        per_port.append(
+    for port_id in port_ids:
+        port = topology.ports.get(port_id)
+        if port is None:
+            continue
+        server_id = index.server_of_port(port_id)
+        rows[port_id] = [
             {
                 "port_id": port_id,
-                "position": len(per_port),
-                "network_id": network_id,
-                "subnet_id": subnet_id,
-                "ip_address": address,
+                "position": position,
+                "network_id": port.network_id,
+                "subnet_id": ip.subnet_id,
+                "ip_address": ip.ip_address,
                 "server_id": server_id,
             }
-        )
+            for position, ip in enumerate(port.fixed_ips)
+        ]
     return rows
+
+
+def _rows_to_check(
+    old: Topology, new: Topology, changes: list[Change], touched: set[str]
+) -> set[str]:
+    """The ports whose address rows a change can alter: the ports it changed (with their
+    trunks' sub-ports, before and after) and every port of the servers it touched (a
+    server created or deleted changes whose its ports' addresses are)."""
+    ports = {c.id for c in changes if c.kind == "ports"}
+    for topology in (old, new):
+        for port_id in list(ports):
+            port = topology.ports.get(port_id)
+            if port is not None and port.trunk is not None:
+                ports.update(sub.port_id for sub in port.trunk.sub_ports)
+        for server_id in touched:
+            if server_id in topology.servers:
+                ports.update(p.id for p in topology.index.all_ports(server_id))
+    return ports
 
 
 class StoreError(RuntimeError):
@@ -173,10 +198,11 @@ class Store:
             if not plan.changes:
                 self._cached = (revision, current)
                 return Result(revision, [], current)
-            self._write_changes(conn, current, plan.topology, plan.changes)
+            touched = touched_servers(current, plan.topology, plan.changes)
+            self._write_changes(conn, current, plan.topology, plan.changes, touched)
             revision += 1
             self._bump(conn, revision)
-            feed.record(conn, revision, feed.hosts_touched(current, plan.topology, plan.changes))
+            feed.record(conn, revision, feed.hosts_of(touched, current, plan.topology))
         self._cached = (revision, plan.topology)  # once committed
         return Result(revision, plan.changes, plan.topology)
 
@@ -206,7 +232,12 @@ class Store:
         return int(conn.execute(query).scalar_one())
 
     def _write_changes(
-        self, conn: Connection, old: Topology, new: Topology, changes: list[Change]
+        self,
+        conn: Connection,
+        old: Topology,
+        new: Topology,
+        changes: list[Change],
+        touched: set[str],
     ) -> None:
         by_kind: dict[str, list[Change]] = {}
         for change in changes:
@@ -228,7 +259,8 @@ class Store:
                 delete(schema.nic_addresses).where(schema.nic_addresses.c.server_id.in_(chunk))
             )
         if {"ports", "servers"} & by_kind.keys():
-            before, after = _address_rows(old), _address_rows(new)
+            ports = _rows_to_check(old, new, changes, touched)
+            before, after = _address_rows(old, ports), _address_rows(new, ports)
             stale = [p for p in before.keys() | after.keys() if before.get(p) != after.get(p)]
             for chunk in _chunks(stale):
                 conn.execute(delete(schema.fixed_ips).where(schema.fixed_ips.c.port_id.in_(chunk)))
