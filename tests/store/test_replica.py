@@ -71,15 +71,8 @@ def set_meta(store: Store, value: str) -> int:
 def test_a_hosts_copy_from_the_replica_equals_the_primarys(
     primary_and_replica: tuple[PostgresCluster, PostgresCluster],
 ) -> None:
-    primary, standby = primary_and_replica
-    with (
-        Store(primary.url("feeds")) as store,
-        Store(primary.url("feeds"), replica=standby.url("feeds")) as host,
-    ):
-        name = store.load().servers[WEB01].host
-        assert name
-        copy = host.read_host(name, at_least=store.revision())
-        assert copy.closures == store.read_host(name).closures
+    with primary_and_host(*primary_and_replica) as (store, host, copy):
+        assert copy.closures == store.read_host(copy.host).closures
         revision = set_meta(store, "1")
         caught = host.catch_up(copy, at_least=revision)
         assert caught.revision >= revision
@@ -89,14 +82,8 @@ def test_a_hosts_copy_from_the_replica_equals_the_primarys(
 def test_a_replica_behind_the_notified_revision_is_not_believed(
     primary_and_replica: tuple[PostgresCluster, PostgresCluster],
 ) -> None:
-    primary, standby = primary_and_replica
-    with (
-        Store(primary.url("feeds")) as store,
-        Store(primary.url("feeds"), replica=standby.url("feeds")) as host,
-    ):
-        name = store.load().servers[WEB01].host
-        assert name
-        copy = host.read_host(name, at_least=store.revision())
+    standby = primary_and_replica[1]
+    with primary_and_host(*primary_and_replica) as (store, host, copy):
         standby_sql(standby, "SELECT pg_wal_replay_pause()")
         try:
             revision = set_meta(store, "2")
