@@ -86,7 +86,10 @@ def _service_cmdline(port: int) -> str:
     )
 
 
-@pytest.fixture(scope="session")
+# Module scope: the three guests are torn down once test_guests.py is done, not kept
+# running (two cores of TCG) under the rest of the suite, where they slowed every later
+# test and made timing-bound ones fail.
+@pytest.fixture(scope="module")
 def e2e(libvirtd: LibvirtDaemon, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     image = guest_image.build()
     workdir = tmp_path_factory.mktemp("e2e")
