@@ -10,8 +10,7 @@ them in one snapshot, in a handful of indexed queries whatever the store's size.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +18,7 @@ from sqlalchemy import Connection, select
 
 from guestmeta.model import Bond, FloatingIP, Keypair, Network, Port, Server, Subnet, Topology
 from guestmeta.store import schema
-from guestmeta.store.codec import DECODERS
+from guestmeta.store.codec import DECODERS, chunks, row_json
 
 _REVISION = select(schema.state.c.value).where(schema.state.c.key == "revision")
 
@@ -90,7 +89,7 @@ def catch_up(conn: Connection, copy: HostCopy) -> HostCopy:
     table = schema.servers
     servers = [
         server
-        for chunk in _chunks(touched)
+        for chunk in chunks(touched)
         for server in _decode(
             "servers", conn.execute(select(table.c.data).where(table.c.id.in_(chunk)))
         )
@@ -129,7 +128,7 @@ def _closures(conn: Connection, servers: list[Server]) -> dict[str, Closure]:
     ]
     nic_table = schema.nic_addresses
     nics: dict[str, list[tuple[str, str, str]]] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         query = select(
             nic_table.c.server_id, nic_table.c.mac_address, nic_table.c.bus, nic_table.c.address
         ).where(nic_table.c.server_id.in_(chunk))
@@ -175,25 +174,15 @@ def _closures(conn: Connection, servers: list[Server]) -> dict[str, Closure]:
 def _select(conn: Connection, kind: str, column: Any, values: list[str]) -> list[Any]:
     table = schema.TABLES[kind]
     found: list[Any] = []
-    for chunk in _chunks(values):
+    for chunk in chunks(values):
         found += _decode(kind, conn.execute(select(table.c.data).where(column.in_(chunk))))
     return found
 
 
 def _decode(kind: str, rows: Iterable[Any]) -> list[Any]:
     decode = DECODERS[kind]
-    return [decode(_json(row[0])) for row in rows]
-
-
-def _json(data: Any) -> dict[str, Any]:
-    """SQLite may hand back the JSON text; PostgreSQL's JSONB arrives decoded."""
-    return data if isinstance(data, dict) else json.loads(data)
+    return [decode(row_json(row[0])) for row in rows]
 
 
 def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
-
-
-def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]

@@ -7,7 +7,8 @@ as JSON, so adding a field to the model needs no migration of every table.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields, is_dataclass
 from datetime import datetime
 from typing import Any
@@ -99,6 +100,17 @@ def decode_server(d: dict[str, Any]) -> Server:
             "security_groups": tuple(d.get("security_groups", ())),
         }
     )
+
+
+def row_json(data: Any) -> dict[str, Any]:
+    """A ``data`` column's value: psycopg decodes JSONB itself, SQLite may hand back text."""
+    return data if isinstance(data, dict) else json.loads(data)
+
+
+def chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:
+    """``ids`` in slices small enough for one ``IN (...)`` on either database."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {

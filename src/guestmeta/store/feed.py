@@ -44,6 +44,11 @@ _SQLITE_NOW = "(julianday('now') - 2440587.5) * 86400.0"
 _PG_NOW = "extract(epoch from clock_timestamp())"
 
 
+def now_sql(postgres: bool) -> str:
+    """The database's clock in seconds since the epoch, as SQL (hosts' clocks do not count)."""
+    return _PG_NOW if postgres else _SQLITE_NOW
+
+
 def channel(host: str) -> str:
     """The host's LISTEN/NOTIFY channel: a fixed-length identifier whatever the name."""
     return "guestmeta_host_" + hashlib.sha256(host.encode()).hexdigest()[:32]
@@ -212,7 +217,7 @@ class FeedWatch:
 
     def report(self) -> None:
         """Tell the store what this process applied, that it is alive and what failed."""
-        now = _PG_NOW if self.postgres else _SQLITE_NOW
+        now = now_sql(self.postgres)
         ph = self.ph
         values = (self.host, self.role, os.getpid(), self.applied, self.failures.as_json())
         updated = "pid, applied, failures, seen_at" + ("" if self._started else ", started_at")

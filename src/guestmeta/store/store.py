@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,7 +26,7 @@ from guestmeta.model.affected import touched_servers
 from guestmeta.model.errors import shown
 from guestmeta.store import feed, schema
 from guestmeta.store.closure import HostCopy, catch_up, read_host
-from guestmeta.store.codec import DECODERS, decode_server, encode
+from guestmeta.store.codec import DECODERS, chunks, decode_server, encode, row_json
 from guestmeta.store.engine import WRITE, default_url, make_engine
 from guestmeta.store.migrate import HEAD, MigrationError, current_revision, upgrade
 
@@ -246,14 +245,14 @@ class Store:
             table = schema.TABLES[kind]
             key = table.c.name if kind == "keypairs" else table.c.id
             gone = [c.id for c in kind_changes if c.action != "create"]
-            for chunk in _chunks(gone):
+            for chunk in chunks(gone):
                 conn.execute(delete(table).where(key.in_(chunk)))
             items = new.collection(kind)
             rows = [_row(kind, items[c.id]) for c in kind_changes if c.action != "delete"]
             if rows:
                 conn.execute(insert(table), rows)
         deleted = [c.id for c in by_kind.get("servers", []) if c.action == "delete"]
-        for chunk in _chunks(deleted):  # a password and NIC addresses die with their server
+        for chunk in chunks(deleted):  # a password and NIC addresses die with their server
             conn.execute(delete(schema.passwords).where(schema.passwords.c.server_id.in_(chunk)))
             conn.execute(
                 delete(schema.nic_addresses).where(schema.nic_addresses.c.server_id.in_(chunk))
@@ -262,7 +261,7 @@ class Store:
             ports = _rows_to_check(old, new, changes, touched)
             before, after = _address_rows(old, ports), _address_rows(new, ports)
             stale = [p for p in before.keys() | after.keys() if before.get(p) != after.get(p)]
-            for chunk in _chunks(stale):
+            for chunk in chunks(stale):
                 conn.execute(delete(schema.fixed_ips).where(schema.fixed_ips.c.port_id.in_(chunk)))
             rows = [row for p in stale for row in after.get(p, [])]
             if rows:
@@ -324,7 +323,7 @@ class Store:
             if current == wanted:
                 return False
             conn.execute(delete(table).where(table.c.server_id == server_id))
-            for chunk in _chunks(list(wanted)):  # a MAC moved from another server
+            for chunk in chunks(list(wanted)):  # a MAC moved from another server
                 conn.execute(delete(table).where(table.c.mac_address.in_(chunk)))
             rows = [
                 {"mac_address": mac, "server_id": server_id, "bus": bus, "address": address}
@@ -450,9 +449,9 @@ class Store:
         table = schema.ports
         found = []
         with self._failures("cannot read"), self._read() as conn:
-            for chunk in _chunks(sorted({m.lower() for m in macs})):
+            for chunk in chunks(sorted({m.lower() for m in macs})):
                 rows = conn.execute(select(table.c.data).where(table.c.mac_address.in_(chunk)))
-                found += [DECODERS["ports"](_json(data)) for (data,) in rows]
+                found += [DECODERS["ports"](row_json(data)) for (data,) in rows]
         return found
 
     def host_statuses(self) -> tuple[int, float, list[dict[str, Any]]]:
@@ -652,15 +651,10 @@ class Reader:
             rows = self._rows(self._by_domain, (domain_name,))
         else:
             rows = self._rows(self._by_domain_host, (domain_name, host))
-        return decode_server(_json(rows[0][0])) if rows else None
+        return decode_server(row_json(rows[0][0])) if rows else None
 
     def servers_on_host(self, host: str) -> list[Server]:
-        return [decode_server(_json(data)) for (data,) in self._rows(self._on_host, (host,))]
-
-
-def _json(data: Any) -> dict[str, Any]:
-    """psycopg decodes JSONB itself; SQLite hands back the text."""
-    return data if isinstance(data, dict) else json.loads(data)
+        return [decode_server(row_json(data)) for (data,) in self._rows(self._on_host, (host,))]
 
 
 def _reason(exc: BaseException) -> str:
@@ -669,8 +663,3 @@ def _reason(exc: BaseException) -> str:
     if isinstance(cause, OSError) and cause.strerror:
         return f"{cause.strerror}: {cause.filename}"
     return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-
-
-def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
