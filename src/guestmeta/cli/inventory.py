@@ -7,11 +7,13 @@ import io
 import ipaddress
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -181,12 +183,23 @@ def exporter(
         server = Exporter(index).server(host, port)
     except OSError as exc:
         fail(f"guestmeta: cannot listen on {listen}: {exc.strerror or exc}")
+    # Our own handlers for both signals: systemd stops with SIGTERM, and a process started
+    # in the background by a script inherits SIGINT ignored, so Python's KeyboardInterrupt
+    # would never come and Ctrl-C or `kill -INT` would leave it running.
+    stop = threading.Event()
+
+    def stopping(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, stopping)
+    signal.signal(signal.SIGINT, stopping)
     index.start()
+    serving = threading.Thread(target=server.serve_forever, name="guestmeta-http", daemon=True)
+    serving.start()
     typer.echo(f"guestmeta exporter: serving http://{listen}/metrics", err=True)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        stop.wait()
     finally:
+        server.shutdown()
         server.server_close()
         index.stop()
