@@ -160,6 +160,11 @@ def test_a_failed_drive_is_tried_again_soon(
         # The pass after connecting tried the drives (and failed); wait until it is over.
         wait_for(lambda: RUN in agent.drives_owed and agent.passes >= 1)
         assert media.current(run, libvirt.VIR_DOMAIN_AFFECT_CONFIG) is None
+        # ... and said so in its reports (``guestmeta status`` shows them)
+        assert any(
+            line.startswith(f"config drive of {OFF} (and 1 more): ") and str(directory) in line
+            for _, line in agent.failures.items
+        ), agent.failures.items
         passes = agent.passes
         directory.mkdir()
         saved = wait_for(lambda: media.current(run, libvirt.VIR_DOMAIN_AFFECT_CONFIG))

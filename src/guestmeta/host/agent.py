@@ -480,6 +480,9 @@ class Agent:
             self._drive_pause = BACKOFF_START
             return
         self._drive_due = time.monotonic() + self._drive_pause
+        name, why = next(iter(failed.items()))
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        self.failures.add(f"config drive of {name}{more}: {why}")
         log.warning(
             "config drive of %s: trying again in %.1f s", ", ".join(failed), self._drive_pause
         )

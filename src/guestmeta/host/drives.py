@@ -93,16 +93,17 @@ class DriveKeeper:
         lookup: Any,
         *,
         check: bool = False,
-    ) -> list[str]:
+    ) -> dict[str, str]:
         """:meth:`keep` for each of ``names`` that is a server of this host; errors logged.
 
-        Returns the names whose drive could not be kept, for the caller to try again soon:
+        Returns the names whose drive could not be kept, with why, for the caller to report
+        and try again soon:
         QEMU refuses a media change for seconds after a start while the firmware holds the
         tray, and waiting for the next periodic pass would leave a stale drive for minutes.
         """
         import libvirt
 
-        failed: list[str] = []
+        failed: dict[str, str] = {}
         for name in names:
             server_id = by_domain.get(name)
             if server_id is None:
@@ -115,7 +116,7 @@ class DriveKeeper:
             except (DriveError, OSError, libvirt.libvirtError) as exc:
                 log.error("%s: cannot keep its config drive: %s", name, exc)
                 self.kept.pop(name, None)
-                failed.append(name)
+                failed[name] = str(exc)
                 continue
             if changes:
                 log.info("%s: config drive: %s", name, ", ".join(changes))

@@ -16,6 +16,8 @@ its own (the host side names them by content).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -79,22 +81,46 @@ def disk_xml(path: str, target: str, bus: str) -> str:
 
 def _update(dom: Any, xml: str, flag: int) -> None:
     """One media change. A live one is forced: the guest's firmware or OS may have locked
-    the tray, and the drive is the host's, never worth keeping stale. QEMU still refuses
-    while the tray is moving or held ("Tray of device ... is not open"), as it is for a
-    few seconds after a domain starts while its firmware probes the drive, so a live change
-    is tried ``TRAY_TRIES`` times, ``TRAY_PAUSE`` apart, and the agent owes a drive that
-    still failed and tries it again after a growing pause."""
+    the tray, and the drive is the host's, never worth keeping stale.
+
+    A live change is made with the guest's vCPUs paused (for the few monitor commands it
+    takes) when it runs. libvirt opens the tray, removes the medium, inserts the new one
+    and closes the tray; a guest that touches the drive in between (firmware probing it,
+    an OS closing an open tray when it opens the device) can close the tray under QEMU,
+    which then refuses the insert, and libvirt, which heard no tray event, believes the
+    tray still open and never opens it again: every later change fails until the domain
+    restarts. A paused guest cannot do that. A change still refused is tried
+    ``TRAY_TRIES`` times, ``TRAY_PAUSE`` apart with the guest running, and the agent owes
+    a drive that still failed and tries it again after a growing pause."""
     if flag == LIVE:
         flag |= libvirt.VIR_DOMAIN_DEVICE_MODIFY_FORCE
     tries = TRAY_TRIES if flag & LIVE else 1
     for attempt in range(1, tries + 1):
         try:
-            dom.updateDeviceFlags(xml, flag)
+            if flag & LIVE:
+                with _paused(dom):
+                    dom.updateDeviceFlags(xml, flag)
+            else:
+                dom.updateDeviceFlags(xml, flag)
             return
         except libvirt.libvirtError:
             if attempt == tries:
                 raise
             time.sleep(TRAY_PAUSE)
+
+
+@contextmanager
+def _paused(dom: Any) -> Iterator[None]:
+    """The guest's vCPUs stopped for the block, when they ran: resumed even when the block
+    fails, and left alone when the domain was paused already (by its operator)."""
+    running = dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+    if running:
+        dom.suspend()
+    try:
+        yield
+    finally:
+        if running:
+            dom.resume()
 
 
 def put(dom: Any, path: str) -> list[str]:
