@@ -73,3 +73,15 @@ def test_status_shows_lag_pending_work_failures_and_stale_hosts(tmp_path: Path) 
     assert "STALE" not in loose.stdout
     bad = status(db, "--stale-after", "0")
     assert bad.returncode != 0 and "--stale-after" in bad.stderr
+
+    forgot = status(db, "--forget", "kvm2")  # a retired host's stale row goes
+    assert forgot.returncode == 0, forgot.stderr
+    assert "forgot 1 report row(s) of host kvm2" in forgot.stdout
+    after = json.loads(status(db, "--format", "json").stdout)
+    assert sorted((h["host"], h["role"]) for h in after["hosts"]) == [
+        ("kvm1", "agent"),
+        ("kvm1", "serve"),
+    ]
+    again = status(db, "--forget", "kvm2")  # a typo, or nothing left: said, non-zero
+    assert again.returncode == 1
+    assert again.stderr.strip() == "guestmeta: status --forget: no reports of host 'kvm2'"

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 
 from guestmeta.model import Plan, Topology
 from guestmeta.store import Store
+from tests.scale.fleet import children
 from tests.service.conftest import Service, filled_store, request, start_proxied, stop
 from tests.service.test_http import proxied
 
@@ -28,12 +30,13 @@ HOST = "compute-01"
 GUESTMETA = str(Path(sys.executable).with_name("guestmeta"))
 
 
-@pytest.fixture
-def hosted(store_url: str, tmp_path: Path) -> Iterator[tuple[Service, Topology]]:
+@pytest.fixture(params=[1], ids=lambda n: f"{n}-worker")
+def hosted(
+    store_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[Service, Topology]]:
     topology = filled_store(store_url)
-    service = start_proxied(
-        tmp_path, store_url, f'rate_limit = 0\naccess_log = false\nhost = "{HOST}"'
-    )
+    config = f'rate_limit = 0\naccess_log = false\nhost = "{HOST}"\nworkers = {request.param}'
+    service = start_proxied(tmp_path, store_url, config)
     try:
         yield service, topology
     finally:
@@ -83,10 +86,14 @@ def test_answers_only_for_its_own_servers_and_follows_moves(
     assert answer(service, mine[1])[0] == 200  # the others stay
 
 
+@pytest.mark.parametrize("hosted", [1, 2], indirect=True, ids=["1-worker", "2-workers"])
 def test_status_shows_the_service_at_the_store_revision(
     hosted: tuple[Service, Topology],
 ) -> None:
+    """One row per worker when there are several: each follows the feed on its own."""
     service, topology = hosted
+    workers = tomllib.loads(service.config.read_text())["workers"]
+    roles = ["serve"] if workers == 1 else [f"serve/{i}" for i in range(1, workers + 1)]
     other = next(s.id for s in topology.servers.values() if s.host not in (HOST, None))
     committed = move(service.db, other, HOST)
     until(lambda: answer(service, other)[0] == 200, committed, "a server moved in")
@@ -97,12 +104,15 @@ def test_status_shows_the_service_at_the_store_revision(
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         report = json.loads(shown.stdout)
-        rows = [h for h in report["hosts"] if h["host"] == HOST and h["role"] == "serve"]
-        if rows and rows[0]["applied"] == report["revision"]:
+        rows = [h for h in report["hosts"] if h["host"] == HOST]
+        if sorted(h["role"] for h in rows) == roles and all(
+            h["applied"] == report["revision"] for h in rows
+        ):
             break
         assert time.monotonic() < deadline, shown.stdout
         time.sleep(0.5)
-    (row,) = rows
-    assert row["lag"] == 0 and row["pending"] == 0 and not row["stale"]
-    assert row["last_seen_s"] < 15 and row["failures"] == []
+    assert {h["pid"] for h in rows} == set(children(service.process.pid))  # each its own
+    for row in rows:
+        assert row["lag"] == 0 and row["pending"] == 0 and not row["stale"]
+        assert row["last_seen_s"] < 15 and row["failures"] == []
     assert {h["host"] for h in report["hosts"]} == {HOST}  # only processes that reported

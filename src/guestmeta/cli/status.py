@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from guestmeta.cli.common import Format, FormatOption, app, open_store
+from guestmeta.cli.common import Format, FormatOption, app, fail, open_store
 from guestmeta.cli.output import as_json, print_rows
 
 STALE_AFTER = 60.0  # seconds without a report; processes report every 10 s
@@ -23,6 +23,14 @@ def status(
             "--stale-after", help="seconds without a report that mark a host stale", min=1.0
         ),
     ] = STALE_AFTER,
+    forget: Annotated[
+        str | None,
+        typer.Option(
+            "--forget",
+            metavar="HOST",
+            help="delete HOST's report rows (a retired host) instead of showing",
+        ),
+    ] = None,
 ) -> None:
     """Show each host's agent and metadata service: the revision applied, how far behind.
 
@@ -32,6 +40,13 @@ def status(
     that has not reported for --stale-after seconds is stale: stopped, or cut off from
     the store. ``failures`` are its last few, newest last.
     """
+    if forget is not None:
+        with open_store() as store:
+            forgotten = store.forget_host(forget)
+        if not forgotten:
+            fail(f"guestmeta: status --forget: no reports of host {forget!r}")
+        typer.echo(f"forgot {forgotten} report row(s) of host {forget}")
+        return
     with open_store() as store:
         revision, clock, rows = store.host_statuses()
     hosts: list[dict[str, Any]] = []

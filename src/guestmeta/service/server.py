@@ -214,7 +214,7 @@ def _worker(
     def published(revision: int) -> None:
         revisions[index] = revision
 
-    apps, close = worker_apps(settings, db, secret, published)
+    apps, close = worker_apps(settings, db, secret, published, index=index)
     try:
         _run_loop(_serve(apps, sockets, apps[0].service.metrics.flush))
     finally:
@@ -226,12 +226,16 @@ def worker_apps(
     db: str | None,
     secret: str,
     published: Callable[[int], None] | None = None,
+    *,
+    index: int = 0,
 ) -> tuple[list[Any], Callable[[], None]]:
     """What one worker serves: an ASGI app per listener, following the store from now on.
 
     Returns the apps (in the order of ``settings.listeners``) and the function that stops
     following and closes the store. The first snapshot is built before this returns.
-    ``published`` hears each revision the worker starts serving.
+    ``published`` hears each revision the worker starts serving. ``index`` (from 0) names
+    the worker in the host's reports when there are several, so each has a row of its
+    own in ``guestmeta status`` and one stuck behind is not hidden by the others.
     """
     from guestmeta.documents import DocumentOptions, VendorData
     from guestmeta.service.app import ListenerApp, Service, configure_access_log
@@ -262,6 +266,7 @@ def worker_apps(
         on_publish=on_publish,
         on_failure=Metrics.store_failure,
         host=settings.host or None,
+        role="serve" if settings.workers == 1 else f"serve/{index + 1}",
     )
     follower.start()
     service = Service(settings, store, follower, secret)

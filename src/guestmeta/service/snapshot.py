@@ -131,9 +131,11 @@ class Follower:
         on_publish: Callable[[Snapshot], None] | None = None,
         on_failure: Callable[[], None] | None = None,
         host: str | None = None,
+        role: str = "serve",
     ) -> None:
         self.store = store
         self.host = host
+        self.role = role  # the name of its row in the host's reports
         self.copy: HostCopy | None = None
         self.watch: FeedWatch | None = None
         self.options = options
@@ -193,7 +195,7 @@ class Follower:
         if self.host is None:
             watch = self.store.watch()
         else:
-            watch = self.watch = self.store.feed_watch(self.host, "serve")
+            watch = self.watch = self.store.feed_watch(self.host, self.role)
             watch.applied = self.copy.revision if self.copy else -1
         stale = False  # a failure since the last snapshot: read again, whatever the watch says
         while not self._stop.is_set():

@@ -457,14 +457,11 @@ class Store:
     def host_statuses(self) -> tuple[int, float, list[dict[str, Any]]]:
         """The revision, the database's clock and every process's last report."""
         table = schema.host_status
-        now = (
-            "extract(epoch from clock_timestamp())"
-            if self.is_postgres
-            else ("(julianday('now') - 2440587.5) * 86400.0")
-        )
         with self._failures("cannot read"), self._snapshot() as conn:
             revision = int(conn.execute(_REVISION).scalar_one())
-            clock = float(conn.execute(text(f"SELECT {now}")).scalar_one())
+            clock = float(
+                conn.execute(text(f"SELECT {feed.now_sql(self.is_postgres)}")).scalar_one()
+            )
             rows = [dict(row._mapping) for row in conn.execute(select(table))]
             feed_table = schema.host_feed
             for row in rows:
@@ -473,6 +470,14 @@ class Store:
                 )
                 row["pending"] = int(conn.execute(pending).scalar_one())
         return revision, clock, rows
+
+    def forget_host(self, host: str) -> int:
+        """Delete every report row of ``host`` (a retired host, a service with fewer
+        workers now); the number deleted. A process still running writes its row again
+        at its next report."""
+        table = schema.host_status
+        with self._failures("cannot write"), self.engine.begin() as conn:
+            return int(conn.execute(delete(table).where(table.c.host == host)).rowcount)
 
     def watch(self) -> RevisionWatch:
         """A long-lived waiter for the revision to move (see :class:`RevisionWatch`)."""
