@@ -27,6 +27,7 @@ from tests.service.test_http import proxied
 
 PATH = "/openstack/latest/meta_data.json"
 HOST = "compute-01"
+SHARED_WARNING = "start each host's service with --host NAME"
 GUESTMETA = str(Path(sys.executable).with_name("guestmeta"))
 
 
@@ -84,6 +85,22 @@ def test_answers_only_for_its_own_servers_and_follows_moves(
     committed = move(service.db, leaving, "compute-02")
     until(lambda: answer(service, leaving)[0] == 404, committed, "a server moved out")
     assert answer(service, mine[1])[0] == 200  # the others stay
+    assert SHARED_WARNING not in service.log.read_text()
+
+
+def test_a_service_without_host_on_a_shared_store_says_so(store_url: str, tmp_path: Path) -> None:
+    """The one-host default answers for every server; on a store several hosts share that
+    is a mistake an operator should hear of at start."""
+    topology = filled_store(store_url)
+    hosts = sorted({s.host for s in topology.servers.values() if s.host})
+    assert len(hosts) > 1
+    service = start_proxied(tmp_path, store_url)
+    try:
+        assert answer(service, next(iter(topology.servers)))[0] == 200
+        (line,) = [x for x in service.log.read_text().splitlines() if SHARED_WARNING in x]
+        assert "WARNING" in line and f"all {len(hosts)} hosts" in line and hosts[0] in line
+    finally:
+        stop(service)
 
 
 @pytest.mark.parametrize("hosted", [1, 2], indirect=True, ids=["1-worker", "2-workers"])

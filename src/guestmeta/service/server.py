@@ -37,9 +37,12 @@ import time
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.sharedctypes import SynchronizedArray
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from guestmeta.service.settings import Endpoint, Settings
+
+if TYPE_CHECKING:
+    from guestmeta.model import Topology
 
 log = logging.getLogger(__name__)
 NOT_READY = -1
@@ -221,6 +224,20 @@ def _worker(
         close()
 
 
+def _warn_when_shared(topology: Topology) -> None:
+    """Say so when a service without ``host`` answers for the servers of several hosts:
+    the one-host default, and on a store that several hosts share, a service on each of
+    them answering for every server (what ``--host`` is for)."""
+    hosts = sorted({server.host for server in topology.servers.values() if server.host})
+    if len(hosts) > 1:
+        log.warning(
+            "serving the servers of all %d hosts of the store (%s); on a store that several"
+            " hosts share, start each host's service with --host NAME (setting host)",
+            len(hosts),
+            ", ".join(hosts[:3]) + (", ..." if len(hosts) > 3 else ""),
+        )
+
+
 def worker_apps(
     settings: Settings,
     db: str | None,
@@ -269,6 +286,8 @@ def worker_apps(
         role="serve" if settings.workers == 1 else f"serve/{index + 1}",
     )
     follower.start()
+    if not settings.host and index == 0 and follower.current is not None:
+        _warn_when_shared(follower.current.topology)
     service = Service(settings, store, follower, secret)
 
     def close() -> None:
