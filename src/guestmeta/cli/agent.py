@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from guestmeta.cli.common import ConnectOption, app, fail, open_store
+from guestmeta.cli.common import ConnectOption, app, fail, open_store, stop_on_signals
 from guestmeta.cli.render import DhcpDomainOption, VendorDirOption
 from guestmeta.documents.options import DEFAULT_DHCP_DOMAIN
 from guestmeta.drives.kinds import FileSystem, Layout
@@ -115,11 +113,4 @@ def agent(
             if report.failed:
                 fail([f"guestmeta: {outcome.describe()}" for outcome in report.failed])
             return
-        stop = threading.Event()
-
-        def stopping(_signum: int, _frame: Any) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGTERM, stopping)
-        signal.signal(signal.SIGINT, stopping)
-        worker.run(stop)
+        worker.run(stop_on_signals())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -129,3 +131,20 @@ def report(result: Result, fmt: Format, verb: str) -> None:
         typer.echo(f"{verb}: {len(result.changes)} change(s), store revision {result.revision}")
     else:
         typer.echo(f"{verb}: nothing to change, store revision {result.revision}")
+
+
+def stop_on_signals() -> threading.Event:
+    """An event that SIGTERM and SIGINT set, for a long-running command to wait on.
+
+    Our own handlers for both: systemd stops with SIGTERM, and a process started in the
+    background by a script inherits SIGINT ignored, so Python's KeyboardInterrupt would
+    never come and Ctrl-C or ``kill -INT`` would leave it running.
+    """
+    stop = threading.Event()
+
+    def stopping(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, stopping)
+    signal.signal(signal.SIGINT, stopping)
+    return stop

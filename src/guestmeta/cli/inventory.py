@@ -7,17 +7,16 @@ import io
 import ipaddress
 import json
 import os
-import signal
 import sys
 import tempfile
 import threading
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from guestmeta.cli.common import ConnectOption, app, fail
+from guestmeta.cli.common import ConnectOption, app, fail, stop_on_signals
 from guestmeta.cli.output import as_json, print_rows
 from guestmeta.inventory.rows import COLUMNS, Row, Scan, select
 
@@ -183,16 +182,7 @@ def exporter(
         server = Exporter(index).server(host, port)
     except OSError as exc:
         fail(f"guestmeta: cannot listen on {listen}: {exc.strerror or exc}")
-    # Our own handlers for both signals: systemd stops with SIGTERM, and a process started
-    # in the background by a script inherits SIGINT ignored, so Python's KeyboardInterrupt
-    # would never come and Ctrl-C or `kill -INT` would leave it running.
-    stop = threading.Event()
-
-    def stopping(_signum: int, _frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, stopping)
-    signal.signal(signal.SIGINT, stopping)
+    stop = stop_on_signals()
     index.start()
     serving = threading.Thread(target=server.serve_forever, name="guestmeta-http", daemon=True)
     serving.start()
