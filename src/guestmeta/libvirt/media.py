@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -97,10 +97,7 @@ def _update(dom: Any, xml: str, flag: int) -> None:
     tries = TRAY_TRIES if flag & LIVE else 1
     for attempt in range(1, tries + 1):
         try:
-            if flag & LIVE:
-                with _paused(dom):
-                    dom.updateDeviceFlags(xml, flag)
-            else:
+            with _paused(dom) if flag & LIVE else nullcontext():
                 dom.updateDeviceFlags(xml, flag)
             return
         except libvirt.libvirtError:

@@ -476,7 +476,7 @@ class Store:
         workers now); the number deleted. A process still running writes its row again
         at its next report."""
         table = schema.host_status
-        with self._failures("cannot write"), self.engine.begin() as conn:
+        with self._failures("cannot write to"), self._write() as conn:
             return int(conn.execute(delete(table).where(table.c.host == host)).rowcount)
 
     def watch(self) -> RevisionWatch:
