@@ -14,7 +14,7 @@ releases, the parent's server: either way it is not plugged into that server dir
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -142,9 +142,14 @@ class TopologyIndex:
             self._by_mac = by_mac
         return self._by_mac.get(mac.lower(), [])
 
-    def address_rows(self) -> Iterator[tuple[str, str, str, str, str]]:
-        """(network_id, subnet_id, address, port_id, server_id) for every fixed IP."""
-        for port in self.topology.ports.values():
+    def address_rows(
+        self, port_ids: Iterable[str] | None = None
+    ) -> Iterator[tuple[str, str, str, str, str]]:
+        """(network_id, subnet_id, address, port_id, server_id) for every fixed IP, or for
+        those of ``port_ids`` only (ids the topology lacks are skipped)."""
+        ports = self.topology.ports
+        chosen = ports.values() if port_ids is None else (ports[p] for p in port_ids if p in ports)
+        for port in chosen:
             server_id = self.server_of.get(port.id, "")
             for ip in port.fixed_ips:
                 yield port.network_id, ip.subnet_id, ip.ip_address, port.id, server_id

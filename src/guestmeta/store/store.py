@@ -72,24 +72,19 @@ def _row(kind: str, item: Any) -> dict[str, Any]:
 
 def _address_rows(topology: Topology, port_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     """The ``fixed_ips`` rows of the ports ``port_ids`` (those ``topology`` has)."""
-    index = topology.index
     rows: dict[str, list[dict[str, Any]]] = {}
-    for port_id in port_ids:
-        port = topology.ports.get(port_id)
-        if port is None:
-            continue
-        server_id = index.server_of_port(port_id)
-        rows[port_id] = [
+    for network_id, subnet_id, address, port_id, server_id in topology.index.address_rows(port_ids):
+        per_port = rows.setdefault(port_id, [])
+        per_port.append(
             {
                 "port_id": port_id,
-                "position": position,
-                "network_id": port.network_id,
-                "subnet_id": ip.subnet_id,
-                "ip_address": ip.ip_address,
+                "position": len(per_port),
+                "network_id": network_id,
+                "subnet_id": subnet_id,
+                "ip_address": address,
                 "server_id": server_id,
             }
-            for position, ip in enumerate(port.fixed_ips)
-        ]
+        )
     return rows
 
 
