@@ -86,13 +86,9 @@ def catch_up(conn: Connection, copy: HostCopy) -> HostCopy:
     touched = list(conn.execute(query).scalars())
     if not touched:
         return HostCopy(copy.host, revision, copy.closures)
-    table = schema.servers
     servers = [
         server
-        for chunk in chunks(touched)
-        for server in _decode(
-            "servers", conn.execute(select(table.c.data).where(table.c.id.in_(chunk)))
-        )
+        for server in select_items(conn, "servers", schema.servers.c.id, touched)
         if server.host == copy.host
     ]
     closures = dict(copy.closures)
@@ -106,21 +102,23 @@ def _closures(conn: Connection, servers: list[Server]) -> dict[str, Closure]:
     if not servers:
         return {}
     ids = [s.id for s in servers]
-    ports = {p.id: p for p in _select(conn, "ports", schema.ports.c.device_id, ids)}
+    ports = {p.id: p for p in select_items(conn, "ports", schema.ports.c.device_id, ids)}
     sub_ids = [sub.port_id for p in ports.values() if p.trunk for sub in p.trunk.sub_ports]
     missing = [i for i in sub_ids if i not in ports]
-    ports.update((p.id, p) for p in _select(conn, "ports", schema.ports.c.id, missing))
-    floating = _select(conn, "floatingips", schema.floatingips.c.port_id, list(ports))
+    ports.update((p.id, p) for p in select_items(conn, "ports", schema.ports.c.id, missing))
+    floating = select_items(conn, "floatingips", schema.floatingips.c.port_id, list(ports))
     networks = {
         n.id: n
-        for n in _select(
+        for n in select_items(
             conn, "networks", schema.networks.c.id, _unique(p.network_id for p in ports.values())
         )
     }
     subnet_ids = _unique(f.subnet_id for p in ports.values() for f in p.fixed_ips)
-    subnets = {s.id: s for s in _select(conn, "subnets", schema.subnets.c.id, subnet_ids)}
+    subnets = {s.id: s for s in select_items(conn, "subnets", schema.subnets.c.id, subnet_ids)}
     key_names = _unique(s.key_name for s in servers if s.key_name)
-    keypairs = {k.name: k for k in _select(conn, "keypairs", schema.keypairs.c.name, key_names)}
+    keypairs = {
+        k.name: k for k in select_items(conn, "keypairs", schema.keypairs.c.name, key_names)
+    }
     bonds = [
         b
         for b in _decode("bonds", conn.execute(select(schema.bonds.c.data)))
@@ -171,7 +169,9 @@ def _closures(conn: Connection, servers: list[Server]) -> dict[str, Closure]:
     return result
 
 
-def _select(conn: Connection, kind: str, column: Any, values: list[str]) -> list[Any]:
+def select_items(conn: Connection, kind: str, column: Any, values: list[str]) -> list[Any]:
+    """The items of ``kind`` whose ``column`` is one of ``values``, decoded, in chunks
+    small enough for one ``IN (...)`` each."""
     table = schema.TABLES[kind]
     found: list[Any] = []
     for chunk in chunks(values):

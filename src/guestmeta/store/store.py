@@ -25,7 +25,7 @@ from guestmeta.model import KINDS, Change, InvalidItem, Plan, Server, Topology, 
 from guestmeta.model.affected import touched_servers
 from guestmeta.model.errors import shown
 from guestmeta.store import feed, schema
-from guestmeta.store.closure import HostCopy, catch_up, read_host
+from guestmeta.store.closure import HostCopy, catch_up, read_host, select_items
 from guestmeta.store.codec import DECODERS, chunks, decode_server, encode, row_json
 from guestmeta.store.engine import WRITE, default_url, make_engine
 from guestmeta.store.migrate import HEAD, MigrationError, current_revision, upgrade
@@ -441,13 +441,9 @@ class Store:
 
     def ports_by_mac(self, macs: list[str]) -> list[Any]:
         """The ports with these MACs, on any host (NICs a host's copy does not know)."""
-        table = schema.ports
-        found = []
+        wanted = sorted({m.lower() for m in macs})
         with self._failures("cannot read"), self._read() as conn:
-            for chunk in chunks(sorted({m.lower() for m in macs})):
-                rows = conn.execute(select(table.c.data).where(table.c.mac_address.in_(chunk)))
-                found += [DECODERS["ports"](row_json(data)) for (data,) in rows]
-        return found
+            return select_items(conn, "ports", schema.ports.c.mac_address, wanted)
 
     def host_statuses(self) -> tuple[int, float, list[dict[str, Any]]]:
         """The revision, the database's clock and every process's last report."""
