@@ -446,20 +446,22 @@ class Store:
             return select_items(conn, "ports", schema.ports.c.mac_address, wanted)
 
     def host_statuses(self) -> tuple[int, float, list[dict[str, Any]]]:
-        """The revision, the database's clock and every process's last report."""
-        table = schema.host_status
+        """The revision, the database's clock and every process's last report, with how
+        many of its host's servers changed above what it applied (``pending``): one
+        statement for all of them, as a store may hold thousands of hosts."""
+        table, feed_table = schema.host_status, schema.host_feed
+        pending = (
+            select(func.count())
+            .where(feed_table.c.host == table.c.host, feed_table.c.revision > table.c.applied)
+            .scalar_subquery()
+        )
         with self._failures("cannot read"), self._snapshot() as conn:
             revision = int(conn.execute(_REVISION).scalar_one())
             clock = float(
                 conn.execute(text(f"SELECT {feed.now_sql(self.is_postgres)}")).scalar_one()
             )
-            rows = [dict(row._mapping) for row in conn.execute(select(table))]
-            feed_table = schema.host_feed
-            for row in rows:
-                pending = select(func.count()).where(
-                    feed_table.c.host == row["host"], feed_table.c.revision > row["applied"]
-                )
-                row["pending"] = int(conn.execute(pending).scalar_one())
+            query = select(table, pending.label("pending"))
+            rows = [dict(row._mapping) for row in conn.execute(query)]
         return revision, clock, rows
 
     def forget_host(self, host: str) -> int:
